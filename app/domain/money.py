@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -80,3 +80,19 @@ def _text_to_decimal(text: str) -> Decimal:
         return Decimal(stripped)
     except InvalidOperation as error:
         raise MoneyError(f"{text!r} is not an amount") from error
+
+
+def split_in_proportion(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """The amount shared to the cent in proportion to weights; leftover cents go to the largest remainders."""
+    total_weight = sum(weights, ZERO)
+    if not weights:
+        return []
+    if total_weight <= 0:
+        return [amount] + [ZERO] * (len(weights) - 1)
+    exact = [amount * weight / total_weight for weight in weights]
+    shares = [share.quantize(CENT, rounding=ROUND_FLOOR) for share in exact]
+    leftover_cents = int((amount - sum(shares, ZERO)) / CENT)
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for index in by_remainder[:leftover_cents]:
+        shares[index] += CENT
+    return shares
