@@ -16,10 +16,17 @@ MAX_PRIORITY = 10
 MAX_SLA_DAYS = 365
 MAX_AMOUNT = Decimal("999999999999.99")
 
-_MONEY_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,6})?$"
-_COUNTRY = r"^[A-Za-z]{2}$"
-_CURRENCY = r"^[A-Z]{3}$"
-_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+
+
+def _whole_text(pattern: str) -> str:
+    # Python's "$" (used by jsonschema) also matches before a final newline; ECMA's does not.
+    return f"^{pattern}$(?!\n)"
+
+
+_MONEY_TEXT = _whole_text(r"[0-9]{1,12}(\.[0-9]{1,6})?")
+_COUNTRY = _whole_text("[A-Za-z]{2}")
+_CURRENCY = _whole_text("[A-Z]{3}")
+_TIMESTAMP = _whole_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
 
 _REQUIRED_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"\S"}
 _OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": MAX_TEXT}
@@ -75,8 +82,8 @@ ORDER_SCHEMA = {
         "ship_to": SHIP_TO_SCHEMA,
         "priority": {"type": "integer", "minimum": 1, "maximum": MAX_PRIORITY, "default": 1},
         "sla_days": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SLA_DAYS},
-        "currency": {"type": "string", "pattern": _CURRENCY, "description": "ISO 4217; the channel's when absent."},
-        "placed_at": {"type": "string", "format": "date-time", "pattern": _TIMESTAMP},
+        "currency": {"type": ["string", "null"], "pattern": _CURRENCY, "description": "ISO 4217; the channel's when absent."},
+        "placed_at": {"type": ["string", "null"], "format": "date-time", "pattern": _TIMESTAMP},
         "customer_name": _OPTIONAL_TEXT,
         "customer_email": _OPTIONAL_TEXT,
         "billing_country": {"type": ["string", "null"], "pattern": _COUNTRY},
@@ -181,7 +188,7 @@ def _money(obj: dict, key: str, prefix: str, *, required: bool) -> Decimal:
         if required:
             raise MappingError(path, f"{path} is missing")
         return ZERO
-    if isinstance(value, str) and not re.fullmatch(_MONEY_TEXT, value):
+    if isinstance(value, str) and not re.search(_MONEY_TEXT, value):
         raise MappingError(path, f"{path} must be an amount of at least 0, like \"12.50\", not {value!r}")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise MappingError(path, f"{path} must be an amount, like \"12.50\"")
@@ -190,14 +197,17 @@ def _money(obj: dict, key: str, prefix: str, *, required: bool) -> Decimal:
 
 def _bounded_money(value: str | int | float, path: str) -> Decimal:
     try:
-        amount = to_money(value)
-    except ValueError as error:
+        exact = Decimal(value if isinstance(value, str | int) else repr(value))
+    except (ValueError, ArithmeticError) as error:
         raise MappingError(path, f"{path} is not an amount: {value!r}") from error
-    if amount < 0:
+    if not exact.is_finite():
+        raise MappingError(path, f"{path} is not an amount: {value!r}")
+    # Checked before rounding, as the schema does: -0.001 is negative even though it rounds to 0.00.
+    if exact < 0:
         raise MappingError(path, f"{path} must not be negative")
-    if not isinstance(value, str) and Decimal(repr(value)) > MAX_AMOUNT:
+    if not isinstance(value, str) and exact > MAX_AMOUNT:
         raise MappingError(path, f"{path} is larger than {MAX_AMOUNT}")
-    return amount
+    return to_money(exact)
 
 
 def _currency(order: dict, default_currency: str) -> str:
@@ -213,7 +223,7 @@ def _placed_at(order: dict, received_at: datetime | None) -> datetime:
     value = order.get("placed_at")
     if value is None:
         return received_at or datetime.now(timezone.utc)
-    if not isinstance(value, str) or not re.fullmatch(_TIMESTAMP, value):
+    if not isinstance(value, str) or not re.search(_TIMESTAMP, value):
         raise MappingError("placed_at", "placed_at must be a date and time with its offset, like 2025-01-31T09:30:00Z")
     return timestamp_at(value, "placed_at")
 
@@ -223,7 +233,7 @@ def _optional_country(obj: dict, key: str, prefix: str) -> str | None:
     if value is None:
         return None
     path = _path(prefix, key)
-    if not isinstance(value, str) or not re.fullmatch(_COUNTRY, value):
+    if not isinstance(value, str) or not re.search(_COUNTRY, value):
         raise MappingError(path, f"{path} must be a two-letter country code, like US")
     return value.upper()
 
