@@ -11,7 +11,7 @@ ZERO = Decimal("0.00")
 MAX_MONEY = Decimal("1000000000000")  # a trillion: larger amounts are a bug, not an order
 
 # ASCII only: Decimal() would also accept "1_000", " 5 " and non-Latin digits.
-_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?")
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
