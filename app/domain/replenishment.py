@@ -93,9 +93,9 @@ def suggest_order(
         return Suggestion(0, f"position {_figure(position)} > reorder point {trigger}; no order", position)
     shortfall = max(order_up_to - position, 0.0)
     qty = max(_round_up_to_pack(shortfall, pack_size), _round_up_to_pack(moq, pack_size))
-    reason = f"position {_figure(position)} ≤ reorder point {trigger}; " + _order_wording(qty, shortfall, order_up_to, pack_size, moq)
-    value = _order_value(qty, unit_cost)
-    return Suggestion(qty, reason, position, value)
+    wording = _order_wording(qty, shortfall, order_up_to, pack_size, moq)
+    reason = f"position {_figure(position)} ≤ reorder point {trigger}; {wording}"
+    return Suggestion(qty, reason, position, _order_value(qty, unit_cost))
 
 
 def project_stock(
