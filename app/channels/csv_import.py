@@ -121,7 +121,8 @@ def _read_rows(reader, columns: list[str], errors: list[RowError]) -> list[_Row]
                 continue
             data_rows += 1
             if data_rows > MAX_ROWS:
-                errors.append(RowError(row_number, None, f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"))
+                message = f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"
+                errors.append(RowError(row_number, None, message))
                 return None
             rows.append(_row(row_number, columns, cells, errors))
     except csv.Error as error:

@@ -203,18 +203,16 @@ def _line_discount(item: dict, path: str) -> Decimal:
 
 def _allocated(item: dict, path: str) -> Decimal:
     allocations = list_at(item.get("discount_allocations"), f"{path}.discount_allocations")
-    return money_sum(
-        money_at(object_at(a, f"{path}.discount_allocations[{i}]").get("amount"), f"{path}.discount_allocations[{i}].amount")
-        for i, a in enumerate(allocations)
-    )
+    return money_sum(_amount_at(a, "amount", f"{path}.discount_allocations[{i}]") for i, a in enumerate(allocations))
+
+
+def _amount_at(value: object, key: str, path: str) -> Decimal:
+    return money_at(object_at(value, path).get(key), f"{path}.{key}")
 
 
 def _tax(item: dict, path: str) -> Decimal:
     tax_lines = list_at(item.get("tax_lines"), f"{path}.tax_lines")
-    return money_sum(
-        money_at(object_at(t, f"{path}.tax_lines[{i}]").get("price"), f"{path}.tax_lines[{i}].price")
-        for i, t in enumerate(tax_lines)
-    )
+    return money_sum(_amount_at(t, "price", f"{path}.tax_lines[{i}]") for i, t in enumerate(tax_lines))
 
 
 def _shipping_lines(order: dict) -> list[dict]:

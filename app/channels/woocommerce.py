@@ -60,8 +60,8 @@ def parse_order(payload: dict) -> OrderDraft:
         billing_country=_country(billing),
         payment_captured=status in CAPTURED_STATUSES,
         lines=_lines(order),
-        shipping=money_sum(_amount(line, "total", f"shipping_lines[{i}]") for i, line in enumerate(shipping_lines)),
-        shipping_tax=money_sum(_amount(line, "total_tax", f"shipping_lines[{i}]") for i, line in enumerate(shipping_lines)),
+        shipping=_sum_of(shipping_lines, "total", "shipping_lines"),
+        shipping_tax=_sum_of(shipping_lines, "total_tax", "shipping_lines"),
         # WooCommerce applies coupons to line totals (discount_total is their sum): none is left over.
         order_discount=ZERO,
         total=money_at(order.get("total"), "total"),
@@ -140,6 +140,10 @@ def _amount(resource: dict, key: str, path: str) -> Decimal:
     return optional_money_at(resource.get(key), f"{path}.{key}")
 
 
+def _sum_of(resources: list[dict], key: str, path: str) -> Decimal:
+    return money_sum(_amount(resource, key, f"{path}[{i}]") for i, resource in enumerate(resources))
+
+
 def _person_name(address: dict) -> str | None:
     given = " ".join(filter(None, (text_or_none(address.get(k)) for k in ("first_name", "last_name"))))
     return given or text_or_none(address.get("company"))
@@ -152,6 +156,7 @@ def _country(address: dict) -> str | None:
 
 def _ship_to(order: dict, email: str | None) -> Address:
     shipping = object_at(order.get("shipping"), "shipping")
+    billing = object_at(order.get("billing"), "billing")
     return Address(
         name=_person_name(shipping),
         address1=text_or_none(shipping.get("address_1")),
@@ -160,7 +165,7 @@ def _ship_to(order: dict, email: str | None) -> Address:
         region=text_or_none(shipping.get("state")),
         postcode=text_or_none(shipping.get("postcode")),
         country=_country(shipping),
-        phone=text_or_none(shipping.get("phone")) or text_or_none(object_at(order.get("billing"), "billing").get("phone")),
+        phone=text_or_none(shipping.get("phone")) or text_or_none(billing.get("phone")),
         email=email,
     )
 
@@ -191,7 +196,7 @@ def _line(item: dict, path: str) -> LineDraft:
 
 
 def unit_price_of(line_subtotal: Decimal, quantity: int) -> Decimal:
-    """The unit price behind a line subtotal, rounded up to the cent so any rounding shows as discount, never as a negative one."""
+    """The unit price behind a line subtotal, rounded up to the cent so that rounding shows as a discount, never a surcharge."""
     return (line_subtotal / quantity).quantize(CENT, rounding=ROUND_CEILING)
 
 
@@ -209,10 +214,7 @@ def _title(item: dict) -> str | None:
 
 def _fees(order: dict) -> Decimal:
     fees = _objects(order, "fee_lines")
-    return money_sum(
-        _amount(fee, "total", f"fee_lines[{i}]") + _amount(fee, "total_tax", f"fee_lines[{i}]")
-        for i, fee in enumerate(fees)
-    )
+    return _sum_of(fees, "total", "fee_lines") + _sum_of(fees, "total_tax", "fee_lines")
 
 
 def _order_id_from_links(refund: dict) -> str:
@@ -226,12 +228,7 @@ def _order_id_from_links(refund: dict) -> str:
 
 def _refunded_shipping(refund: dict) -> Decimal:
     shipping_lines = _objects(refund, "shipping_lines")
-    return abs(
-        money_sum(
-            _amount(line, "total", f"shipping_lines[{i}]") + _amount(line, "total_tax", f"shipping_lines[{i}]")
-            for i, line in enumerate(shipping_lines)
-        )
-    )
+    return abs(_sum_of(shipping_lines, "total", "shipping_lines") + _sum_of(shipping_lines, "total_tax", "shipping_lines"))
 
 
 def _refund_line(item: dict, path: str) -> RefundLineDraft:
