@@ -1,0 +1,1 @@
+"""Use cases: every state change in Keel happens here, and each commits once."""

@@ -1,0 +1,152 @@
+"""The stock ledger's primitives. They never commit: the calling service commits once.
+
+A move takes units from one (location, status) and puts them on another. Balances of real
+locations change in the same transaction, by conditional updates, so two concurrent
+transactions can never both take the last unit (no lost update, no negative balance).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.domain.errors import InsufficientStock, ValidationError
+from app.domain.inventory import Cause, Outside, Status, check_quantity
+from app.extensions import db
+from app.models import Location, StockBalance, StockMove
+from app.models.types import utcnow
+
+BALANCES = StockBalance.__table__
+
+
+@dataclass(frozen=True)
+class Place:
+    """One side of a move: a location, and the status when the location is real."""
+
+    location: Location
+    status: Status | None = None
+
+    def __post_init__(self):
+        if self.location.is_virtual and self.status is not None and self.location.outside != Outside.TRANSIT:
+            raise ValueError("virtual locations keep no status")
+        if not self.location.is_virtual and self.status is None:
+            raise ValueError("a real location needs a status")
+
+
+def outside(kind: Outside) -> Location:
+    """The virtual location for one part of the outside world, made on first use."""
+    found = db.session.scalar(select(Location).where(Location.outside == kind.value))
+    if found:
+        return found
+    location = Location(code=f"~{kind.value.upper()}", kind="virtual", outside=kind.value)
+    db.session.add(location)
+    db.session.flush()
+    return location
+
+
+def post_move(sku_id: int, qty: int, src: Place, dst: Place, *, reason: str, cause: Cause,
+              user_id: int | None = None, note: str = "") -> StockMove:
+    """Record one move and update the balances of its real sides."""
+    check_quantity(qty)
+    if src.location.id == dst.location.id and src.status == dst.status:
+        raise ValidationError("A move needs a different place or status.", field="to")
+    if not src.location.is_virtual:
+        _take(sku_id, src.location, src.status, qty)
+    if not dst.location.is_virtual:
+        _put(sku_id, dst.location, dst.status, qty)
+    move = StockMove(
+        sku_id=sku_id, qty=qty, reason=reason, cause_type=cause.type, cause_id=cause.id,
+        from_location_id=src.location.id, from_status=_status_value(src),
+        to_location_id=dst.location.id, to_status=_status_value(dst),
+        user_id=user_id, note=note[:500], created_at=utcnow(),
+    )
+    db.session.add(move)
+    _note_touched(sku_id, src, dst)
+    return move
+
+
+def _status_value(place: Place) -> str | None:
+    return place.status.value if place.status else None
+
+
+def _take(sku_id: int, location: Location, status: Status, qty: int) -> None:
+    result = db.session.execute(
+        update(BALANCES)
+        .where(BALANCES.c.sku_id == sku_id, BALANCES.c.location_id == location.id,
+               BALANCES.c.status == status.value, BALANCES.c.qty >= qty)
+        .values(qty=BALANCES.c.qty - qty, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        have = balance(sku_id, location.id, status)
+        raise InsufficientStock(f"Only {have} {status.value} in {location.code}; cannot take {qty}.")
+
+
+def _put(sku_id: int, location: Location, status: Status, qty: int) -> None:
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(BALANCES).values(
+        sku_id=sku_id, location_id=location.id, warehouse_id=location.warehouse_id,
+        status=status.value, qty=qty, updated_at=utcnow(),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sku_id", "location_id", "status"],
+        set_={"qty": BALANCES.c.qty + stmt.excluded.qty, "updated_at": stmt.excluded.updated_at},
+    )
+    db.session.execute(stmt)
+
+
+def _note_touched(sku_id: int, *places: Place) -> None:
+    """Remember which SKUs' sellable stock changed, so availability can be published once at commit."""
+    if any(p.status == Status.AVAILABLE for p in places):
+        db.session.info.setdefault("availability_touched", set()).add(sku_id)
+
+
+def balance(sku_id: int, location_id: int, status: Status) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(BALANCES.c.qty), 0)).where(
+            BALANCES.c.sku_id == sku_id, BALANCES.c.location_id == location_id, BALANCES.c.status == status.value)
+    )
+
+
+def available_bins(sku_id: int, warehouse_id: int, status: Status = Status.AVAILABLE) -> list[tuple[int, int]]:
+    """(location id, qty) with stock of this SKU and status in a warehouse, fullest first."""
+    rows = db.session.execute(
+        select(BALANCES.c.location_id, BALANCES.c.qty)
+        .where(BALANCES.c.sku_id == sku_id, BALANCES.c.warehouse_id == warehouse_id,
+               BALANCES.c.status == status.value, BALANCES.c.qty > 0)
+        .order_by(BALANCES.c.qty.desc(), BALANCES.c.location_id)
+    )
+    return [(r.location_id, r.qty) for r in rows]
+
+
+def move_from_warehouse(sku_id: int, warehouse_id: int, qty: int, src_status: Status, dst_status: Status, *,
+                        reason: str, cause: Cause, user_id: int | None = None, allow_partial: bool = False
+                        ) -> list[tuple[Location, int]]:
+    """Change the status of `qty` units in whichever bins hold them, safely under concurrency.
+
+    Returns the (bin, qty) taken. Each bin is taken by a conditional update; when another
+    transaction took the units first, the bins are read again.
+    """
+    check_quantity(qty)
+    taken: list[tuple[Location, int]] = []
+    need = qty
+    for _attempt in range(50):
+        bins = available_bins(sku_id, warehouse_id, src_status)
+        if not bins:
+            break
+        for location_id, have in bins:
+            chunk = min(need, have)
+            location = db.session.get(Location, location_id)
+            try:
+                post_move(sku_id, chunk, Place(location, src_status), Place(location, dst_status),
+                          reason=reason, cause=cause, user_id=user_id)
+            except InsufficientStock:  # another transaction took them first: nothing was written
+                continue
+            taken.append((location, chunk))
+            need -= chunk
+            if need == 0:
+                return taken
+    if need and not allow_partial:
+        raise InsufficientStock(f"Only {qty - need} of {qty} units {src_status.value} in the warehouse.")
+    return taken

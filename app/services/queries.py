@@ -1,0 +1,176 @@
+"""Read-side queries shaped for the screens and the API lists."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, func, or_, select, type_coerce
+
+from app.domain.inventory import Status
+from app.extensions import db
+from app.models import Channel, Location, Sku, StockBalance, StockMove, User, Warehouse, channel_warehouses
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def page_number(raw: Any) -> int:
+    try:
+        return max(1, min(int(raw), 1_000_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def paginate(stmt: Select, page: int, per_page: int = 50, *, scalars: bool = True) -> Page:
+    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    items = list(result.scalars()) if scalars else list(result)
+    return Page(items, page, per_page, total)
+
+
+def like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def sku_search(q: str = "", *, category: str = "", active: str = "", warehouse_id: int | None = None,
+               in_stock: bool = False) -> Select:
+    stmt = select(Sku)
+    if q:
+        pattern = like_pattern(q.strip())
+        stmt = stmt.where(or_(Sku.code.ilike(pattern, escape="\\"), Sku.name.ilike(pattern, escape="\\"),
+                              Sku.gtin == q.strip()))
+    if category:
+        stmt = stmt.where(Sku.category == category)
+    if active in ("yes", "no"):
+        stmt = stmt.where(Sku.active.is_(active == "yes"))
+    if in_stock or warehouse_id:
+        held = select(StockBalance.sku_id).where(StockBalance.qty > 0, StockBalance.status == Status.AVAILABLE.value)
+        if warehouse_id:
+            held = held.where(StockBalance.warehouse_id == warehouse_id)
+        stmt = stmt.where(Sku.id.in_(held))
+    return stmt.order_by(Sku.code)
+
+
+def sku_categories() -> list[str]:
+    return list(db.session.scalars(select(Sku.category).distinct().order_by(Sku.category)))
+
+
+def stock_by_status_for_skus(sku_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Units per status for each SKU, in one query for a page of SKUs."""
+    if not sku_ids:
+        return {}
+    rows = db.session.execute(
+        select(StockBalance.sku_id, StockBalance.status, func.sum(StockBalance.qty))
+        .where(StockBalance.sku_id.in_(sku_ids)).group_by(StockBalance.sku_id, StockBalance.status))
+    out: dict[int, dict[str, int]] = {}
+    for sku_id, status, qty in rows:
+        out.setdefault(sku_id, {})[status] = int(qty)
+    return out
+
+
+def sku_stock_by_location(sku_id: int) -> list[Any]:
+    return list(db.session.execute(
+        select(Warehouse.code.label("warehouse"), Warehouse.name.label("warehouse_name"), Location.code.label("bin"),
+               Location.id.label("location_id"), StockBalance.status, StockBalance.qty)
+        .join(Location, Location.id == StockBalance.location_id).join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
+        .where(StockBalance.sku_id == sku_id, StockBalance.qty > 0)
+        .order_by(Warehouse.code, Location.code, StockBalance.status)))
+
+
+def sku_stock_by_warehouse(sku_id: int) -> list[dict[str, Any]]:
+    """One row per warehouse with units in each status."""
+    rows = db.session.execute(
+        select(Warehouse.id, Warehouse.code, Warehouse.name, StockBalance.status, func.sum(StockBalance.qty))
+        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
+        .where(StockBalance.sku_id == sku_id).group_by(Warehouse.id, Warehouse.code, Warehouse.name, StockBalance.status)
+        .order_by(Warehouse.code))
+    table: dict[int, dict[str, Any]] = {}
+    for wid, code, name, status, qty in rows:
+        table.setdefault(wid, {"id": wid, "code": code, "name": name, **{s.value: 0 for s in Status}})[status] = int(qty)
+    return list(table.values())
+
+
+def sku_moves(sku_id: int, page: int = 1, per_page: int = 25) -> Page:
+    stmt = (select(StockMove).where(StockMove.sku_id == sku_id)
+            .order_by(StockMove.created_at.desc(), StockMove.id.desc()))
+    return paginate(stmt, page, per_page)
+
+
+def users_by_id(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+def available_to_sell(sku_id: int) -> list[dict[str, Any]]:
+    """Per channel: available units in the warehouses that serve it, less the channel's buffer."""
+    available = (select(channel_warehouses.c.channel_id, func.coalesce(func.sum(StockBalance.qty), 0).label("units"))
+                 .join(StockBalance, (StockBalance.warehouse_id == channel_warehouses.c.warehouse_id)
+                       & (StockBalance.sku_id == sku_id) & (StockBalance.status == Status.AVAILABLE.value))
+                 .group_by(channel_warehouses.c.channel_id).subquery())
+    rows = db.session.execute(
+        select(Channel.id, Channel.code, Channel.name, Channel.safety_buffer, func.coalesce(available.c.units, 0))
+        .outerjoin(available, available.c.channel_id == Channel.id).where(Channel.active.is_(True))
+        .order_by(Channel.code))
+    return [{"channel_id": cid, "channel": code, "name": name, "available": int(units), "buffer": buffer,
+             "available_to_sell": max(0, int(units) - buffer)} for cid, code, name, buffer, units in rows]
+
+
+def stock_summary_by_warehouse() -> list[dict[str, Any]]:
+    """Units and value at cost per warehouse and status, for the dashboards."""
+    rows = db.session.execute(
+        select(Warehouse.code, Warehouse.name, StockBalance.status, func.sum(StockBalance.qty),
+               func.sum(StockBalance.qty * type_coerce(Sku.unit_cost, BigInteger)))
+        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id).join(Sku, Sku.id == StockBalance.sku_id)
+        .group_by(Warehouse.code, Warehouse.name, StockBalance.status).order_by(Warehouse.code))
+    table: dict[str, dict[str, Any]] = {}
+    for code, name, status, units, value_minor in rows:
+        entry = table.setdefault(code, {"code": code, "name": name, "units": {}, "value": {}})
+        entry["units"][status] = int(units or 0)
+        # unit_cost is stored in ten-thousandths (Money(4)); the product is summed in SQL exactly.
+        entry["value"][status] = Decimal(int(value_minor or 0)) / Decimal(10_000)
+    return list(table.values())
+
+
+def warehouses_with_counts() -> list[Any]:
+    bins = func.count(Location.id)
+    return list(db.session.execute(
+        select(Warehouse, bins.label("bins"), func.coalesce(func.max(Location.aisle), -1).label("last_aisle"))
+        .outerjoin(Location, (Location.warehouse_id == Warehouse.id) & (Location.kind == "bin"))
+        .group_by(Warehouse.id).order_by(Warehouse.code)))
+
+
+def warehouse_locations(warehouse_id: int, q: str = "", page: int = 1) -> Page:
+    units = (select(StockBalance.location_id, func.sum(StockBalance.qty).label("units"),
+                    func.count(func.distinct(StockBalance.sku_id)).label("skus"))
+             .where(StockBalance.qty > 0).group_by(StockBalance.location_id).subquery())
+    stmt = (select(Location, func.coalesce(units.c.units, 0), func.coalesce(units.c.skus, 0))
+            .outerjoin(units, units.c.location_id == Location.id).where(Location.warehouse_id == warehouse_id))
+    if q:
+        stmt = stmt.where(Location.code.ilike(like_pattern(q.strip()), escape="\\"))
+    return paginate(stmt.order_by(Location.aisle, Location.position_m, Location.level, Location.code), page, 100,
+                    scalars=False)
+

@@ -1,0 +1,54 @@
+"""Small, explicit master data for tests."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import insert
+
+from app.extensions import db
+from app.models import Channel, Location, Sku, Warehouse, channel_warehouses
+
+
+@dataclass
+class World:
+    warehouses: dict[str, Warehouse] = field(default_factory=dict)
+    bins: dict[str, Location] = field(default_factory=dict)
+    skus: dict[str, Sku] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+
+def make_sku(code: str, *, price: str = "10.00", cost: str = "4.0000", gtin: str | None = None) -> Sku:
+    sku = Sku(code=code, name=f"Test item {code}", category="Test", gtin=gtin, length_cm=Decimal("10"),
+              width_cm=Decimal("10"), height_cm=Decimal("5"), weight_kg=Decimal("0.300"), unit_cost=Decimal(cost),
+              price=Decimal(price))
+    db.session.add(sku)
+    return sku
+
+
+def build_world() -> World:
+    world = World()
+    for code, aisles in (("EAST", 3), ("WEST", 2)):
+        warehouse = Warehouse(code=code, name=f"{code.title()} warehouse", aisles=aisles, pickers_per_shift=3)
+        db.session.add(warehouse)
+        db.session.flush()
+        world.warehouses[code] = warehouse
+        for aisle in range(aisles):
+            for position in (1, 2):
+                bin_ = Location(warehouse_id=warehouse.id, code=f"{code[0]}{aisle}-{position}", kind="bin",
+                                aisle=aisle, position_m=Decimal(position * 3), level=1)
+                db.session.add(bin_)
+                world.bins[bin_.code] = bin_
+    for code, gtin in (("TEE-M", "5060123410019"), ("MUG", "5060123410026"), ("CAP", None)):
+        world.skus[code] = make_sku(code, gtin=gtin)
+    db.session.flush()
+    for code, buffer, ranked in (("WEB", 2, ["EAST", "WEST"]), ("AMZ", 0, ["WEST"])):
+        channel = Channel(code=code, name=f"{code} channel", type="shopify" if code == "WEB" else "marketplace",
+                          safety_buffer=buffer, webhook_secret=f"{code}-secret")
+        db.session.add(channel)
+        db.session.flush()
+        db.session.execute(insert(channel_warehouses), [
+            {"channel_id": channel.id, "warehouse_id": world.warehouses[w].id, "rank": i} for i, w in enumerate(ranked, 1)])
+        world.channels[code] = channel
+    db.session.commit()
+    return world
