@@ -24,6 +24,8 @@ def create_app(config_class: type = Config) -> Flask:
     register_template_helpers(app)
     register_security_headers(app)
     register_cli(app)
+    from app.services.availability import register_availability_publishing
+    register_availability_publishing()
     if app.config.get("KEEL_SCHEDULER"):
         from app.jobs import start_scheduler
         start_scheduler(app)

@@ -66,6 +66,11 @@ def list_answer(page, items) -> dict:
     return {"items": items, "page": page.page, "pages": page.pages, "total": page.total}
 
 
-# Each module adds its routes to `api`.
-for _module in ("catalog", "openapi"):
-    importlib.import_module(f"app.api.{_module}")
+def _load_endpoint_modules() -> None:
+    """Each module in app/api adds its routes to `api`."""
+    import pkgutil
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_endpoint_modules()

@@ -117,13 +117,32 @@ def seed_demo_data(*, orders: int = 3000, seed: int = 7) -> str:
     db.session.commit()
     summary = (f"Seeded Harbour & Pine: {len(warehouses)} warehouses, {len(skus)} SKUs, {moves} stock moves, "
                f"{len(DEMO_USERS)} users")
-    for extra in EXTRA_SEEDERS:
+    _load_area_seeders()
+    for _step, extra in sorted(EXTRA_SEEDERS, key=lambda pair: pair[0]):
         summary += "; " + extra(rng, orders=orders)
     return summary
 
 
-# Later areas (orders, purchasing, returns, finance) append seeders: fn(rng, *, orders) -> summary text.
-EXTRA_SEEDERS: list = []
+# Later areas (orders, purchasing, returns, finance) register seeders that run after the master data,
+# in ascending `step`: fn(rng, *, orders) -> summary text. They live in app/services/demo_<area>.py.
+EXTRA_SEEDERS: list[tuple[int, object]] = []
+
+
+def demo_seeder(step: int):
+    def register(fn):
+        EXTRA_SEEDERS.append((step, fn))
+        return fn
+    return register
+
+
+def _load_area_seeders() -> None:
+    import importlib
+    import pkgutil
+
+    import app.services as services
+    for info in pkgutil.iter_modules(services.__path__):
+        if info.name.startswith("demo_"):
+            importlib.import_module(f"app.services.{info.name}")
 
 
 def _users() -> None:

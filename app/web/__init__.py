@@ -1,11 +1,13 @@
-"""The browser portal: one blueprint per area, each guarded by the roles that use it."""
+"""The browser portal: one module per area, each holding one blueprint `bp` guarded by the roles that use it."""
+from __future__ import annotations
 
 import importlib
-
-# Each module holds one blueprint named `bp`; later areas add themselves here.
-AREAS = ["auth", "dashboard", "catalog", "stock"]
+import pkgutil
 
 
 def blueprints():
-    for area in AREAS:
-        yield importlib.import_module(f"app.web.{area}").bp
+    """Every area's blueprint: each module in app/web that defines `bp`."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "bp"):
+            yield module.bp

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:40:26.805995
+Create Date: 2026-11-26 21:48:26.187564
 
 """
 from alembic import op
@@ -166,6 +166,152 @@ def upgrade():
     with op.batch_alter_table('locations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_locations_warehouse_id'), ['warehouse_id'], unique=False)
 
+    op.create_table('orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('channel_id', sa.Integer(), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('rush', sa.Boolean(), nullable=False),
+    sa.Column('sla_days', sa.Integer(), nullable=False),
+    sa.Column('promised_ship_date', sa.Date(), nullable=False),
+    sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('channel_updated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('customer_name', sa.String(length=200), nullable=False),
+    sa.Column('customer_email', sa.String(length=200), nullable=False),
+    sa.Column('ship_name', sa.String(length=200), nullable=False),
+    sa.Column('ship_address1', sa.String(length=200), nullable=False),
+    sa.Column('ship_address2', sa.String(length=200), nullable=False),
+    sa.Column('ship_city', sa.String(length=100), nullable=False),
+    sa.Column('ship_region', sa.String(length=100), nullable=False),
+    sa.Column('ship_postcode', sa.String(length=20), nullable=False),
+    sa.Column('ship_country', sa.String(length=2), nullable=False),
+    sa.Column('ship_phone', sa.String(length=40), nullable=False),
+    sa.Column('billing_country', sa.String(length=2), nullable=False),
+    sa.Column('payment_captured', sa.Boolean(), nullable=False),
+    sa.Column('prices_include_tax', sa.Boolean(), nullable=False),
+    sa.Column('shipping', sa.BigInteger(), nullable=False),
+    sa.Column('shipping_tax', sa.BigInteger(), nullable=False),
+    sa.Column('order_discount', sa.BigInteger(), nullable=False),
+    sa.Column('fees', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.String(length=1000), nullable=False),
+    sa.Column('cancel_reason', sa.String(length=300), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_orders_channel_id_channels')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
+    sa.UniqueConstraint('channel_id', 'external_id', name=op.f('uq_orders_channel_id_external_id')),
+    sa.UniqueConstraint('number', name=op.f('uq_orders_number'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_orders_channel_id'), ['channel_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_customer_email'), ['customer_email'], unique=False)
+        batch_op.create_index('ix_orders_placed_at', ['placed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_ship_postcode'), ['ship_postcode'], unique=False)
+        batch_op.create_index('ix_orders_status_placed', ['status', 'placed_at'], unique=False)
+
+    op.create_table('settings',
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_settings_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_settings'))
+    )
+    op.create_table('inbound_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('channel_id', sa.Integer(), nullable=True),
+    sa.Column('topic', sa.String(length=60), nullable=False),
+    sa.Column('delivery_id', sa.String(length=100), nullable=True),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('error_field', sa.String(length=200), nullable=False),
+    sa.Column('error', sa.String(length=1000), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.Column('resolution', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_inbound_deliveries_channel_id_channels')),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_inbound_deliveries_order_id_orders')),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['users.id'], name=op.f('fk_inbound_deliveries_resolved_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_deliveries')),
+    sa.UniqueConstraint('source', 'channel_id', 'delivery_id', name=op.f('uq_inbound_deliveries_source_channel_id_delivery_id'))
+    )
+    with op.batch_alter_table('inbound_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_deliveries_status', ['status', 'received_at'], unique=False)
+
+    op.create_table('order_holds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('released_by_id', sa.Integer(), nullable=True),
+    sa.Column('release_note', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_holds_order_id_orders')),
+    sa.ForeignKeyConstraint(['released_by_id'], ['users.id'], name=op.f('fk_order_holds_released_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_holds'))
+    )
+    with op.batch_alter_table('order_holds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_holds_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_holds_released_at'), ['released_at'], unique=False)
+
+    op.create_table('order_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('sku_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('external_line_id', sa.String(length=64), nullable=False),
+    sa.Column('qty', sa.Integer(), nullable=False),
+    sa.Column('unit_price', sa.BigInteger(), nullable=False),
+    sa.Column('discount', sa.BigInteger(), nullable=False),
+    sa.Column('tax', sa.BigInteger(), nullable=False),
+    sa.Column('qty_allocated', sa.Integer(), nullable=False),
+    sa.Column('qty_shipped', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_lines_order_id_orders')),
+    sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_order_lines_sku_id_skus')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_lines'))
+    )
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_lines_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_lines_sku_id'), ['sku_id'], unique=False)
+
+    op.create_table('shipments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('warehouse_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('routing_run_id', sa.Integer(), nullable=True),
+    sa.Column('wave_id', sa.Integer(), nullable=True),
+    sa.Column('carrier', sa.String(length=40), nullable=False),
+    sa.Column('service', sa.String(length=60), nullable=False),
+    sa.Column('tracking_number', sa.String(length=60), nullable=False),
+    sa.Column('sscc', sa.String(length=18), nullable=False),
+    sa.Column('weight_kg', sa.BigInteger(), nullable=True),
+    sa.Column('shipping_cost', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('shipped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_shipments_order_id_orders')),
+    sa.ForeignKeyConstraint(['warehouse_id'], ['warehouses.id'], name=op.f('fk_shipments_warehouse_id_warehouses')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments')),
+    sa.UniqueConstraint('number', name=op.f('uq_shipments_number'))
+    )
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shipments_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_shipments_warehouse_status', ['warehouse_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shipments_wave_id'), ['wave_id'], unique=False)
+
     op.create_table('stock_balances',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sku_id', sa.Integer(), nullable=False),
@@ -213,11 +359,71 @@ def upgrade():
         batch_op.create_index('ix_stock_moves_sku_created', ['sku_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stock_moves_to_location_id'), ['to_location_id'], unique=False)
 
+    op.create_table('order_transitions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('shipment_id', sa.Integer(), nullable=True),
+    sa.Column('from_status', sa.String(length=24), nullable=True),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_transitions_order_id_orders')),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id'], name=op.f('fk_order_transitions_shipment_id_shipments')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_order_transitions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_transitions'))
+    )
+    with op.batch_alter_table('order_transitions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_transitions_order_id'), ['order_id'], unique=False)
+
+    op.create_table('shipment_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shipment_id', sa.Integer(), nullable=False),
+    sa.Column('order_line_id', sa.Integer(), nullable=False),
+    sa.Column('sku_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Integer(), nullable=False),
+    sa.Column('qty_picked', sa.Integer(), nullable=False),
+    sa.Column('qty_packed', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['order_line_id'], ['order_lines.id'], name=op.f('fk_shipment_lines_order_line_id_order_lines')),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id'], name=op.f('fk_shipment_lines_shipment_id_shipments')),
+    sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_shipment_lines_sku_id_skus')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipment_lines'))
+    )
+    with op.batch_alter_table('shipment_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shipment_lines_order_line_id'), ['order_line_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shipment_lines_shipment_id'), ['shipment_id'], unique=False)
+
+    op.create_table('shipment_bins',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shipment_line_id', sa.Integer(), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Integer(), nullable=False),
+    sa.Column('qty_picked', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name=op.f('fk_shipment_bins_location_id_locations')),
+    sa.ForeignKeyConstraint(['shipment_line_id'], ['shipment_lines.id'], name=op.f('fk_shipment_bins_shipment_line_id_shipment_lines')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipment_bins'))
+    )
+    with op.batch_alter_table('shipment_bins', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shipment_bins_shipment_line_id'), ['shipment_line_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('shipment_bins', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shipment_bins_shipment_line_id'))
+
+    op.drop_table('shipment_bins')
+    with op.batch_alter_table('shipment_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shipment_lines_shipment_id'))
+        batch_op.drop_index(batch_op.f('ix_shipment_lines_order_line_id'))
+
+    op.drop_table('shipment_lines')
+    with op.batch_alter_table('order_transitions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_transitions_order_id'))
+
+    op.drop_table('order_transitions')
     with op.batch_alter_table('stock_moves', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stock_moves_to_location_id'))
         batch_op.drop_index('ix_stock_moves_sku_created')
@@ -231,6 +437,35 @@ def downgrade():
         batch_op.drop_index('ix_stock_balances_location_status')
 
     op.drop_table('stock_balances')
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shipments_wave_id'))
+        batch_op.drop_index('ix_shipments_warehouse_status')
+        batch_op.drop_index(batch_op.f('ix_shipments_order_id'))
+
+    op.drop_table('shipments')
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_lines_sku_id'))
+        batch_op.drop_index(batch_op.f('ix_order_lines_order_id'))
+
+    op.drop_table('order_lines')
+    with op.batch_alter_table('order_holds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_holds_released_at'))
+        batch_op.drop_index(batch_op.f('ix_order_holds_order_id'))
+
+    op.drop_table('order_holds')
+    with op.batch_alter_table('inbound_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_deliveries_status')
+
+    op.drop_table('inbound_deliveries')
+    op.drop_table('settings')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_status_placed')
+        batch_op.drop_index(batch_op.f('ix_orders_ship_postcode'))
+        batch_op.drop_index('ix_orders_placed_at')
+        batch_op.drop_index(batch_op.f('ix_orders_customer_email'))
+        batch_op.drop_index(batch_op.f('ix_orders_channel_id'))
+
+    op.drop_table('orders')
     with op.batch_alter_table('locations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_locations_warehouse_id'))
 

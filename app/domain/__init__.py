@@ -1,0 +1,1 @@
+"""Pure rules and types: errors, money, states. No Flask, no SQLAlchemy."""

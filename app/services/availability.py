@@ -1,0 +1,37 @@
+"""Publishing available-to-sell whenever sellable stock changes, so storefronts stop overselling.
+
+The ledger marks the SKUs whose available stock moved; just before the transaction commits,
+one `inventory.available_changed` event per SKU is written with the new figure per channel.
+"""
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.services.events import record_event
+
+
+def available_to_sell_by_sku(sku_ids: set[int]) -> dict[int, list[dict]]:
+    from app.services.queries import available_to_sell
+    return {sku_id: available_to_sell(sku_id) for sku_id in sku_ids}
+
+
+def _publish(session: Session) -> None:
+    touched = session.info.pop("availability_touched", None)
+    if not touched:
+        return
+    from app.models import Sku
+    codes = dict(session.query(Sku.id, Sku.code).filter(Sku.id.in_(touched)).all())
+    for sku_id, rows in available_to_sell_by_sku(touched).items():
+        record_event("inventory.available_changed", "sku", codes.get(sku_id, sku_id),
+                     {"sku": codes.get(sku_id), "channels": {r["channel"]: r["available_to_sell"] for r in rows}})
+
+
+def _forget(session: Session, *args) -> None:
+    session.info.pop("availability_touched", None)
+
+
+def register_availability_publishing() -> None:
+    if not event.contains(Session, "before_commit", _publish):
+        event.listen(Session, "before_commit", _publish)
+        event.listen(Session, "after_rollback", _forget)
