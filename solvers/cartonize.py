@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
 
+from ortools.sat.python import cp_model
+
 from solvers._cli import run
 from solvers._instance import InstanceError, integer, items, number, require, text
 
@@ -536,13 +538,14 @@ def integer_scale(problem: CartonProblem) -> int | None:
 
 
 def exact_pack(boxes: Sequence[Box], problem_items: Sequence[Item], scale: int,
-               time_limit_s: float) -> tuple[str, list[OpenBox] | None]:
+               deadline: float) -> tuple[str, list[OpenBox] | None]:
     """Decide with CP-SAT whether the items fit these boxes: ("feasible", packing), ("infeasible", None) or ("unknown", None)."""
-    from ortools.sat.python import cp_model
-
-    model = _ExactModel(cp_model, boxes, problem_items, scale)
+    model = _ExactModel(boxes, problem_items, scale)
+    time_left = deadline - time.monotonic()
+    if time_left <= 0:
+        return "unknown", None
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    solver.parameters.max_time_in_seconds = time_left
     solver.parameters.num_workers = 1
     status = solver.solve(model.model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -555,7 +558,7 @@ def exact_pack(boxes: Sequence[Box], problem_items: Sequence[Item], scale: int,
 class _ExactModel:
     """Items assigned to boxes and placed without overlap, one of six orientations each."""
 
-    def __init__(self, cp_model: Any, boxes: Sequence[Box], problem_items: Sequence[Item], scale: int):
+    def __init__(self, boxes: Sequence[Box], problem_items: Sequence[Item], scale: int):
         self.model = cp_model.CpModel()
         self.boxes, self.items, self.scale = list(boxes), list(problem_items), scale
         self._variables()
@@ -651,8 +654,8 @@ class _Search:
 
     def __init__(self, problem: CartonProblem, time_limit_s: float):
         self.problem = problem
-        # Leave a little time for checking the answer before the limit.
-        self.deadline = time.monotonic() + time_limit_s * 0.97
+        # Leave time for checking the answer, and for CP-SAT and a last attempt overrunning a little.
+        self.deadline = time.monotonic() + time_limit_s - min(0.1, 0.1 * time_limit_s)
         self.relaxation = Relaxation(problem)
         self.scale = integer_scale(problem)
         self.rng = random.Random(0)
@@ -703,8 +706,8 @@ class _Search:
         if self.scale is None or len(self.problem.items) > EXACT_MAX_ITEMS:
             return "unknown", None
         # The cheapest open multiset decides the bound: give it up to half the time left.
-        share = (self.deadline - time.monotonic()) / min(2, still_to_try)
-        return exact_pack(boxes, self.problem.items, self.scale, share)
+        now = time.monotonic()
+        return exact_pack(boxes, self.problem.items, self.scale, now + (self.deadline - now) / min(2, still_to_try))
 
     def _bound(self, best_cost: float) -> float:
         open_costs = [cost for index, (cost, _) in enumerate(self.unpacked) if index not in self.disproved]

@@ -160,7 +160,9 @@ def random_problems(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(random_problems())
 def test_every_packing_the_solver_and_the_baseline_return_is_valid(problem):
-    assert check_packing(problem, solve(problem)) == []
+    result = solve(problem)
+    assert check_packing(problem, result) == []
+    assert result.status != "fallback"
     assert check_packing(problem, baseline(problem)) == []
 
 
