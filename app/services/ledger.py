@@ -20,6 +20,10 @@ from app.models.types import utcnow
 
 BALANCES = StockBalance.__table__
 
+# Called with (move, src, dst) after each move is recorded, inside the same transaction.
+# Inventory valuation listens here, so every flow's stock changes are valued the same way.
+MOVE_OBSERVERS: list = []
+
 
 @dataclass(frozen=True)
 class Place:
@@ -64,6 +68,8 @@ def post_move(sku_id: int, qty: int, src: Place, dst: Place, *, reason: str, cau
     )
     db.session.add(move)
     _note_touched(sku_id, src, dst)
+    for observer in MOVE_OBSERVERS:
+        observer(move, src, dst)
     return move
 
 
