@@ -110,7 +110,9 @@ The solver is cheaper than FFD on {cheaper} orders ({cheaper / len(orders):.0%})
 and saves {saving:.1%} of the total box cost. Solver status: {statuses["optimal"]} optimal (cost equals a
 proven lower bound), {statuses["feasible"]} feasible, {statuses["fallback"]} fallback. The proven lower bounds
 add up to {bound:.2f}, so the solver's total is at most {gap:.2%} above the optimum.
-Fill rate is the items' volume over the chosen boxes' volume, averaged over orders.
+Fill rate is the items' volume over the chosen boxes' volume, averaged over orders. The solver fills
+less: it consolidates into fewer, larger cartons because carton cost grows slower than volume;
+carrier charges by dimensional weight are not part of the objective.
 """
 
 

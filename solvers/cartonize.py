@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ortools.sat.python import cp_model
 
 from solvers._cli import run
-from solvers._instance import InstanceError, integer, items, number, require, text
+from solvers._instance import InstanceError, items, number, require, text
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,8 @@ def _check_item_coverage(problem: CartonProblem, result: CartonResult) -> list[s
 def _check_package(problem: CartonProblem, box: Box, package: Package, where: str) -> list[str]:
     order = {item.id: item for item in problem.items}
     placements = [p for p in package.items if p.item in order]
-    problems = [f"{where}: {p.item} is {_placement_fault(order[p.item], box, p)}"
-                for p in placements if _placement_fault(order[p.item], box, p)]
+    faults = [(p.item, _placement_fault(order[p.item], box, p)) for p in placements]
+    problems = [f"{where}: {item} is {fault}" for item, fault in faults if fault]
     problems += [f"{where}: {a.item} overlaps {b.item}"
                  for a, b in itertools.combinations(placements, 2) if _overlap(a, b)]
     weight = sum(order[p.item].weight for p in placements)
@@ -250,7 +250,7 @@ def _check_package(problem: CartonProblem, box: Box, package: Package, where: st
 
 
 def _placement_fault(item: Item, box: Box, p: Placement) -> str:
-    if sorted((p.length, p.width, p.height)) != sorted(item.dims):
+    if any(abs(a - b) > EPS for a, b in zip(sorted((p.length, p.width, p.height)), sorted(item.dims))):
         return "not in one of its orientations"
     lows, sizes = (p.x, p.y, p.z), (p.length, p.width, p.height)
     if any(low < -EPS or low + size > limit + EPS for low, size, limit in zip(lows, sizes, box.dims)):
