@@ -387,7 +387,7 @@ def _advance(states: dict, choices: list, spacing: float, *, closing: bool) -> d
     return reached
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=1 << 17)
 def _after_aisle(cut: tuple, options: tuple) -> tuple:
     """Per cross aisle at this aisle: None if unused, else (degree parity, component)."""
     degree = [crossings for crossings, _ in cut]

@@ -85,8 +85,7 @@ def broken_rules(problem: Problem, result: waves.Result) -> list[str]:
 
 def _broken_in_wave(problem: Problem, wave: waves.WavePlan, orders: list[Order]) -> list[str]:
     broken = []
-    start = EIGHT if problem.start == EIGHT else problem.start
-    wave_start = start + wave.index * problem.wave_minutes
+    wave_start = problem.start + wave.index * problem.wave_minutes
     work = sum(problem.minutes_per_order + problem.minutes_per_line * o.lines for o in orders)
     if problem.mode == MAX_ON_TIME and wave.pickers != problem.pickers[wave.index]:
         broken.append(f"wave {wave.index} changed the given pickers")
@@ -130,8 +129,14 @@ def best_by_brute_force(problem: Problem) -> float:
 
 
 def _fits(problem: Problem, plan: dict, crew) -> bool:
-    result = waves._result(problem, "feasible", plan, tuple(crew))
-    return not broken_rules(problem, result)
+    for k in range(problem.waves):
+        members = [o for o in problem.orders if plan.get(o.id) == k]
+        work = sum(problem.minutes_per_order + problem.minutes_per_line * o.lines for o in members)
+        too_many = problem.max_orders_per_wave is not None and len(members) > problem.max_orders_per_wave
+        too_early = any(o.release > problem.start + k * problem.wave_minutes for o in members)
+        if work > crew[k] * problem.wave_minutes + 1e-6 or too_many or too_early:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- the rules
