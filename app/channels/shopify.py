@@ -17,9 +17,9 @@ from app.domain.capture import (
     object_at,
     optional_money_at,
     optional_timestamp_at,
+    quantity_at,
     text_or_none,
     timestamp_at,
-    whole_number_at,
 )
 from app.domain.money import ZERO, is_currency_code, money_sum, split_in_proportion
 
@@ -49,7 +49,7 @@ def parse_order(payload: dict) -> OrderDraft:
         customer_email=_customer_email(order),
         ship_to=_address(order.get("shipping_address"), "shipping_address", _customer_email(order)),
         billing_country=_country(object_at(order.get("billing_address"), "billing_address")),
-        payment_captured=order.get("financial_status") in CAPTURED_STATUSES,
+        payment_captured=text_or_none(order.get("financial_status")) in CAPTURED_STATUSES,
         lines=lines,
         shipping=money_sum(_shipping_price(line, i) for i, line in enumerate(shipping_lines)),
         shipping_tax=money_sum(_tax(line, f"shipping_lines[{i}]") for i, line in enumerate(shipping_lines)),
@@ -172,9 +172,7 @@ def _lines(order: dict) -> tuple[LineDraft, ...]:
 
 
 def _line(item: dict, path: str) -> LineDraft:
-    quantity = whole_number_at(item.get("quantity"), f"{path}.quantity")
-    if quantity <= 0:
-        raise MappingError(f"{path}.quantity", f"{path}.quantity must be more than zero, not {quantity}")
+    quantity = quantity_at(item.get("quantity"), f"{path}.quantity")
     return LineDraft(
         sku=_sku(item, path),
         qty=quantity,
@@ -250,9 +248,7 @@ def _with_tax(line: LineDraft, tax: Decimal) -> LineDraft:
 def _refund_line(value: object, path: str, refund_restocks: object) -> RefundLineDraft:
     item = object_at(value, path)
     line_item = object_at(item.get("line_item"), f"{path}.line_item")
-    quantity = whole_number_at(item.get("quantity"), f"{path}.quantity")
-    if quantity < 0:
-        raise MappingError(f"{path}.quantity", f"{path}.quantity must not be negative, not {quantity}")
+    quantity = quantity_at(item.get("quantity"), f"{path}.quantity", minimum=0)
     line_id = text_or_none(item.get("line_item_id")) or text_or_none(line_item.get("id"))
     sku = text_or_none(line_item.get("sku"))
     if sku is None and line_id is None:
@@ -275,9 +271,7 @@ def _refund_line_amount(item: dict, line_item: dict, quantity: int, path: str) -
 
 def _share_of_line(line_item: dict, quantity: int, path: str) -> Decimal:
     # Older refunds carry no subtotal: the refunded share of the original line, tax included.
-    ordered = whole_number_at(line_item.get("quantity"), f"{path}.quantity")
-    if ordered <= 0:
-        return ZERO
+    ordered = quantity_at(line_item.get("quantity"), f"{path}.quantity")
     price = money_at(line_item.get("price"), f"{path}.price")
     line_amount = ordered * price - _line_discount(line_item, path) + _tax(line_item, path)
     return money_at(line_amount * quantity / ordered, path)

@@ -20,6 +20,7 @@ from app.domain.capture import (
     object_at,
     optional_money_at,
     optional_timestamp_at,
+    quantity_at,
     text_or_none,
     timestamp_at,
     whole_number_at,
@@ -178,9 +179,7 @@ def _lines(order: dict) -> tuple[LineDraft, ...]:
 
 
 def _line(item: dict, path: str) -> LineDraft:
-    quantity = whole_number_at(item.get("quantity"), f"{path}.quantity")
-    if quantity <= 0:
-        raise MappingError(f"{path}.quantity", f"{path}.quantity must be more than zero, not {quantity}")
+    quantity = quantity_at(item.get("quantity"), f"{path}.quantity")
     total = money_at(item.get("total"), f"{path}.total")
     subtotal = money_at(item.get("subtotal", item.get("total")), f"{path}.subtotal")
     unit_price = unit_price_of(subtotal, quantity)
@@ -233,7 +232,8 @@ def _refunded_shipping(refund: dict) -> Decimal:
 
 def _refund_line(item: dict, path: str) -> RefundLineDraft:
     # WooCommerce states refunded quantities and totals as negative numbers.
-    quantity = abs(whole_number_at(item.get("quantity"), f"{path}.quantity"))
+    quantity_path = f"{path}.quantity"
+    quantity = quantity_at(abs(whole_number_at(item.get("quantity"), quantity_path)), quantity_path, minimum=0)
     refunded_line_id = _refunded_item_id(item) or text_or_none(item.get("id"))
     sku = text_or_none(item.get("sku"))
     if sku is None and refunded_line_id is None:

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from app.domain.money import ZERO, money_sum, to_money
+from app.domain.money import ZERO, round_to_cent, to_money
+
+MAX_QUANTITY = 1_000_000
 
 # Countries whose addresses have no postcode, so a blank one does not hold the order.
 POSTCODE_OPTIONAL_COUNTRIES = frozenset(
@@ -66,7 +68,7 @@ class LineDraft:
 
     def net_amount(self) -> Decimal:
         """Quantity times unit price, less the line's discount."""
-        return to_money(self.qty * self.unit_price - self.discount)
+        return round_to_cent(self.qty * self.unit_price - self.discount)
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,17 @@ class OrderDraft:
 
     def computed_total(self) -> Decimal:
         """Lines less their discounts, plus tax, shipping and fees, less the order discount."""
-        goods = money_sum(line.net_amount() for line in self.lines)
-        return goods + self._added_tax() + self.shipping + self.fees - self.order_discount
+        goods = sum((line.net_amount() for line in self.lines), ZERO)
+        return round_to_cent(goods + self._added_tax() + self.shipping + self.fees - self.order_discount)
 
     def reconciles(self) -> bool:
         """True when the computed total equals the total the channel stated, to the cent."""
-        return to_money(self.computed_total()) == to_money(self.total)
+        return self.computed_total() == round_to_cent(self.total)
 
     def _added_tax(self) -> Decimal:
         if self.prices_include_tax:
             return ZERO
-        return money_sum(line.tax for line in self.lines) + self.shipping_tax
+        return sum((line.tax for line in self.lines), ZERO) + self.shipping_tax
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class RefundDraft:
 
     def lines_amount(self) -> Decimal:
         """The sum of the refunded lines' amounts."""
-        return money_sum(line.amount for line in self.lines)
+        return round_to_cent(sum((line.amount for line in self.lines), ZERO))
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,16 @@ def whole_number_at(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(field, f"{field} must be a whole number, not {value!r}")
     return value
+
+
+def quantity_at(value: object, field: str, *, minimum: int = 1) -> int:
+    """A unit count at `field` from `minimum` to a million, or MappingError naming it."""
+    quantity = whole_number_at(value, field)
+    if quantity < minimum:
+        raise MappingError(field, f"{field} must be at least {minimum}, not {quantity}")
+    if quantity > MAX_QUANTITY:
+        raise MappingError(field, f"{field} is implausibly large: {quantity}")
+    return quantity
 
 
 def timestamp_at(value: object, field: str, *, naive_is_utc: bool = False) -> datetime:

@@ -26,6 +26,11 @@ def to_money(value: object) -> Decimal:
         raise MoneyError(f"{value!r} is not a finite amount")
     if abs(amount) >= MAX_MONEY:
         raise MoneyError(f"{value!r} is implausibly large for an amount")
+    return round_to_cent(amount)
+
+
+def round_to_cent(amount: Decimal) -> Decimal:
+    """An exact Decimal rounded half-up to the cent, for results of arithmetic on amounts already read."""
     rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     return ZERO if rounded == 0 else rounded
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.channels import shopify
 from app.domain.capture import MappingError
@@ -184,7 +186,7 @@ def test_a_line_without_sku_is_a_mapping_error_that_names_the_line():
     assert error.value.reason == "line_items[1].sku is missing"
 
 
-@pytest.mark.parametrize(("quantity", "reason"), [("two", "whole number"), (0, "more than zero"), (-1, "more than zero"), (1.5, "whole number"), (True, "whole number")])
+@pytest.mark.parametrize(("quantity", "reason"), [("two", "whole number"), (0, "at least 1"), (-1, "at least 1"), (1.5, "whole number"), (True, "whole number"), (10**7, "implausibly large")])
 def test_a_bad_quantity_is_a_mapping_error(quantity, reason):
     payload = an_order()
     payload["line_items"][2]["quantity"] = quantity
@@ -288,3 +290,58 @@ def test_failed_refund_transactions_are_not_money_returned():
 def test_a_body_that_is_not_an_object_is_a_mapping_error():
     with pytest.raises(MappingError):
         shopify.parse_order(["not", "an", "order"])
+
+
+# Whatever a sender gets wrong, mapping either succeeds or raises MappingError: never anything else.
+
+def paths_in(value, prefix=()):
+    yield prefix
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        yield from paths_in(child, (*prefix, key))
+
+
+def replaced(document, path, new_value):
+    changed = copy.deepcopy(document)
+    *parents, leaf = path
+    target = changed
+    for key in parents:
+        target = target[key]
+    if new_value is DELETE:
+        del target[leaf]
+    else:
+        target[leaf] = new_value
+    return changed
+
+
+DELETE = object()
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    | st.sampled_from(["", "0", "-1", "1e999", "NaN", "2025-13-01T00:00:00Z", "2025-01-01T00:00:00"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4,
+)
+ORDER_PATHS = [path for path in paths_in(load_fixture(ORDER_2025)) if len(path) > 1]
+REFUND_PATHS = [path for path in paths_in(load_fixture(REFUND_2016)) if len(path) > 1]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(ORDER_PATHS), value=st.just(DELETE) | json_values)
+def test_a_damaged_order_payload_maps_or_raises_mapping_error_and_nothing_else(path, value):
+    try:
+        draft = shopify.parse_order(replaced(load_fixture(ORDER_2025), path, value))
+    except MappingError as error:
+        assert error.field and error.reason
+        return
+    assert isinstance(draft.reconciles(), bool)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(REFUND_PATHS), value=st.just(DELETE) | json_values)
+def test_a_damaged_refund_payload_maps_or_raises_mapping_error_and_nothing_else(path, value):
+    try:
+        refund = shopify.parse_refund(replaced(load_fixture(REFUND_2016), path, value))
+    except MappingError as error:
+        assert error.field and error.reason
+        return
+    assert isinstance(refund.lines_amount(), Decimal)
