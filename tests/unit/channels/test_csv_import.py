@@ -1,6 +1,9 @@
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from app.channels.csv_import import MAX_ROWS, RowError, parse_orders_csv
 
 HEADER = "channel,external_id,sku,qty,unit_price,ship_name,address1,address2,city,region,postcode,country,email,priority,sla_days"
@@ -159,3 +162,12 @@ def test_exactly_ten_thousand_rows_are_accepted():
 def test_a_cell_longer_than_200_characters_is_an_error():
     result = parse_orders_csv(csv_text(f"web,W-1,{'S' * 201},1,5.00,Ann Lee,1 Main St,,Boston,MA,02101,US,,,"), "USD")
     assert [(error.row_number, error.field) for error in result.errors] == [(2, "sku")]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=8), max_size=16), max_size=6))
+def test_any_text_under_the_header_gives_drafts_or_row_errors_and_never_raises(rows):
+    text = "\n".join([HEADER, *(",".join(cells) for cells in rows)])
+    result = parse_orders_csv(text, "USD")
+    assert all(error.row_number >= 1 and error.message for error in result.errors)
+    assert all(draft.reconciles() for drafts in result.drafts.values() for draft in drafts)
