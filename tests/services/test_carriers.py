@@ -1,0 +1,140 @@
+"""Carriers: zones by postcode area, prices by weight break, the cheapest service that keeps the promise, lanes."""
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+
+import pytest
+
+from app.domain.errors import NotFound
+from app.extensions import db as _db
+from app.models.carriers import Carrier, CarrierService, RateCard, ShippingZone
+from app.services import carriers
+from app.services.carriers import cheapest_service, routing_lanes, zone_for
+
+# service code -> (carrier, name, transit days, cut-off, {zone: [(max kg, price)]})
+TEST_RATES = {
+    ("DPD", "NEXT"): ("Next day", 1, time(17, 0), {
+        "Z1": [("2", "6.20"), ("5", "7.40"), ("20", "11.90")], "Z2": [("2", "6.80"), ("5", "8.10"), ("20", "12.60")],
+        "Z3": [("2", "9.90"), ("5", "11.20"), ("20", "17.50")]}),
+    ("RM", "TRACKED48"): ("Tracked 48", 2, time(16, 0), {
+        "Z1": [("1", "3.35"), ("2", "4.10"), ("10", "7.20")], "Z2": [("1", "3.35"), ("2", "4.10"), ("10", "7.20")],
+        "Z3": [("1", "3.95"), ("2", "4.70"), ("10", "8.40")]}),
+}
+TEST_ZONES = {  # warehouse -> [(country, postcode prefix, zone)]
+    "EAST": [("GB", "", "Z1"), ("GB", "BT", "Z3"), ("GB", "EH", "Z2")],
+    "WEST": [("GB", "", "Z2"), ("GB", "BT", "Z3"), ("GB", "M", "Z1")],
+}
+
+
+def make_rate_tables(world) -> dict[str, Carrier]:
+    """DPD Next day and Royal Mail Tracked 48 with zones for the test world's EAST and WEST; returns the carriers."""
+    made = {}
+    for code, name in (("DPD", "DPD"), ("RM", "Royal Mail")):
+        made[code] = Carrier(code=code, name=name, api_kind="table", tracking_prefix=code[:2])
+        _db.session.add(made[code])
+    for (carrier, code), (name, days, cutoff, zones) in TEST_RATES.items():
+        service = CarrierService(carrier=made[carrier], code=code, name=name, transit_days=days, cutoff=cutoff)
+        _db.session.add(service)
+        for zone, breaks in zones.items():
+            for kg, price in breaks:
+                service.rates.append(RateCard(zone=zone, max_weight_kg=Decimal(kg), price=Decimal(price)))
+    for warehouse, rows in TEST_ZONES.items():
+        for country, prefix, zone in rows:
+            _db.session.add(ShippingZone(warehouse_id=world.warehouses[warehouse].id, country=country,
+                                         postcode_prefix=prefix, zone=zone))
+    _db.session.commit()
+    return made
+
+
+@pytest.fixture()
+def rates(world):
+    return make_rate_tables(world)
+
+
+def test_zone_is_found_by_postcode_area_and_an_area_never_catches_a_longer_one(world, rates):
+    west = world.warehouses["WEST"].id
+    assert zone_for(west, "GB", "M17 1WA") == "Z1"
+    assert zone_for(west, "gb", "ml1 2ab") == "Z2"  # Motherwell is not Manchester
+    assert zone_for(west, "GB", "BT1 1AA") == "Z3"
+    assert zone_for(world.warehouses["EAST"].id, "GB", "EH1 1YZ") == "Z2"
+
+
+def test_an_unmapped_country_has_no_zone(world, rates):
+    assert zone_for(world.warehouses["EAST"].id, "FR", "75001") == ""
+
+
+def test_price_is_taken_at_the_smallest_weight_break_that_carries_the_parcel(world, rates):
+    service = _service("RM", "TRACKED48")
+    assert carriers.rate_for(service.id, "Z1", Decimal("0.8")) == Decimal("3.35")
+    assert carriers.rate_for(service.id, "Z1", Decimal("1.0")) == Decimal("3.35")
+    assert carriers.rate_for(service.id, "Z1", Decimal("1.01")) == Decimal("4.10")
+    assert carriers.rate_for(service.id, "Z1", Decimal("12")) is None
+
+
+def test_the_cheapest_service_is_chosen_when_it_keeps_the_promise(world, rates):
+    monday = date(2026, 3, 2)
+    quote = cheapest_service(world.warehouses["EAST"].id, "Z1", Decimal("1.5"), date(2026, 3, 4), monday)
+    assert (quote.carrier, quote.service, quote.price) == ("RM", "TRACKED48", Decimal("4.10"))
+    assert quote.delivery_date == date(2026, 3, 4) and quote.meets_promise
+
+
+def test_a_faster_dearer_service_is_chosen_when_the_cheap_one_would_be_late(world, rates):
+    monday = date(2026, 3, 2)
+    quote = cheapest_service(world.warehouses["EAST"].id, "Z1", Decimal("1.5"), date(2026, 3, 3), monday)
+    assert (quote.carrier, quote.price, quote.delivery_date) == ("DPD", Decimal("6.20"), date(2026, 3, 3))
+    every = carriers.quotes(world.warehouses["EAST"].id, "Z1", Decimal("1.5"), monday, date(2026, 3, 3))
+    assert quote.price == min(q.price for q in every if q.meets_promise)
+
+
+def test_when_no_service_can_keep_the_promise_the_fastest_is_chosen(world, rates):
+    friday = date(2026, 3, 6)
+    quote = cheapest_service(world.warehouses["EAST"].id, "Z1", Decimal("1"), date(2026, 3, 6), friday)
+    assert quote.carrier == "DPD" and not quote.meets_promise and quote.delivery_date == date(2026, 3, 9)
+
+
+def test_transit_skips_the_weekend(world, rates):
+    friday = date(2026, 3, 6)
+    quote = cheapest_service(world.warehouses["EAST"].id, "Z1", Decimal("1"), None, friday)
+    assert quote.service == "TRACKED48" and quote.delivery_date == date(2026, 3, 10)
+
+
+def test_a_parcel_no_service_carries_is_refused_by_name(world, rates):
+    with pytest.raises(NotFound, match="25.00 kg"):
+        cheapest_service(world.warehouses["EAST"].id, "Z1", Decimal("25"), None, date(2026, 3, 2))
+
+
+def test_a_warehouse_that_names_its_carriers_ships_only_with_them_at_its_own_cutoff(world, rates):
+    east = world.warehouses["EAST"]
+    east.carrier_cutoffs = "DPD 16:30"
+    _db.session.commit()
+    offered = carriers.offered_services(east)
+    assert [(s.carrier.code, cutoff) for s, cutoff in offered] == [("DPD", time(16, 30))]
+    assert carriers.quotes(east.id, "Z1", Decimal("1"), date(2026, 3, 2))[0].carrier == "DPD"
+
+
+def test_routing_lanes_give_the_cheapest_one_kilo_price_per_warehouse_and_zone(world, rates):
+    lanes = {(lane["warehouse"], lane["zone"]): lane for lane in routing_lanes()}
+    assert set(lanes) == {("EAST", "Z1"), ("EAST", "Z2"), ("EAST", "Z3"), ("WEST", "Z1"), ("WEST", "Z2"), ("WEST", "Z3")}
+    assert lanes[("EAST", "Z3")] == {"warehouse": "EAST", "zone": "Z3", "cost": Decimal("3.95"), "transit_days": 2}
+    assert all(isinstance(lane["cost"], Decimal) for lane in lanes.values())
+
+
+def test_table_carrier_numbers_tracking_codes_in_sequence_with_a_check_digit(world, rates):
+    from app.domain.gs1 import has_valid_check_digit
+    gateway = carriers.gateway_for(rates["DPD"])
+    details = carriers.LabelDetails(shipment="SO-1-1", service="NEXT", zone="Z1", weight_kg=Decimal("1"))
+    first, data = gateway.create_label(details)
+    second, _ = gateway.create_label(details)
+    assert first.startswith("DP") and second != first and data["service"] == "NEXT"
+    assert has_valid_check_digit(first[2:]) and int(second[2:-1]) == int(first[2:-1]) + 1
+
+
+def test_cutoffs_are_read_from_the_warehouse_text():
+    assert carriers.parse_cutoffs("DPD 17:30, Royal Mail 16:30, bad, X 25:00") == {
+        "dpd": time(17, 30), "royal mail": time(16, 30)}
+
+
+def _service(carrier: str, code: str) -> CarrierService:
+    return _db.session.query(CarrierService).join(Carrier).filter(Carrier.code == carrier,
+                                                                    CarrierService.code == code).one()
