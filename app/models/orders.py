@@ -24,6 +24,7 @@ class Order(db.Model):
     number: Mapped[str] = mapped_column(String(30), unique=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
     external_id: Mapped[str] = mapped_column(String(64))
+    channel_number: Mapped[str] = mapped_column(String(40), default="")  # the channel's own name for it, e.g. "#1001"
     status: Mapped[str] = mapped_column(String(24))
     priority: Mapped[int] = mapped_column(default=1)
     rush: Mapped[bool] = mapped_column(default=False)

@@ -1,12 +1,14 @@
 """Order use cases: capture from any door, holds, allocation by channel rules, backorders, cancellation."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from app.domain.capture import MappingError, OrderDraft
+from app.domain.capture import CancellationDraft, MappingError, OrderDraft
 from app.domain.errors import Conflict, NotFound, ValidationError
 from app.domain.holds import OrderFacts, hold_reasons
 from app.domain.inventory import Cause, Reason, Status
@@ -68,27 +70,48 @@ def channel_by_code(code: str) -> Channel:
 @service
 def capture_order(channel_code: str, draft: OrderDraft, *, source: str, user_id: int | None = None) -> Captured:
     """Record an order from any door, once; later updates apply, stale ones are ignored."""
-    channel = channel_by_code(channel_code)
-    existing = db.session.scalar(select(Order).where(Order.channel_id == channel.id,
-                                                     Order.external_id == draft.external_id))
-    if existing is not None:
-        result = _apply_update(existing, draft, user_id)
-    else:
-        result = Captured(_create_order(channel, draft, source, user_id), True, "created")
-    db.session.commit()
+    try:
+        result = record_capture(channel_code, draft, source=source, user_id=user_id)
+        db.session.commit()
+    except IntegrityError:
+        # Another request captured the same channel order a moment earlier: answer with that one.
+        db.session.rollback()
+        existing = order_by_external_id(channel_by_code(channel_code).id, draft.external_id)
+        if existing is None:
+            raise
+        return Captured(existing, False, "duplicate")
     return result
 
 
-def _create_order(channel: Channel, draft: OrderDraft, source: str, user_id: int | None) -> Order:
+def record_capture(channel_code: str, draft: OrderDraft, *, source: str, user_id: int | None = None,
+                   validate: bool = True) -> Captured:
+    """capture_order without the commit, for services that capture many orders in one transaction.
+
+    With validate=False the new order stays received, for validate_order to check later.
+    """
+    channel = channel_by_code(channel_code)
+    existing = order_by_external_id(channel.id, draft.external_id)
+    if existing is not None:
+        return _apply_update(existing, draft, user_id)
+    return Captured(_create_order(channel, draft, source, user_id, validate), True, "created")
+
+
+def order_by_external_id(channel_id: int, external_id: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.channel_id == channel_id, Order.external_id == external_id))
+
+
+def _create_order(channel: Channel, draft: OrderDraft, source: str, user_id: int | None, validate: bool = True) -> Order:
     skus = _skus_for(draft)
-    order = Order(channel=channel, external_id=draft.external_id, number="pending", status=OrderStatus.RECEIVED.value,
+    # A unique stand-in until the id is known: concurrent captures must not wait on each other's number.
+    order = Order(channel=channel, external_id=draft.external_id, number=f"new-{uuid.uuid4().hex[:26]}",
+                  status=OrderStatus.RECEIVED.value,
                   priority=draft.priority, sla_days=draft.sla_days if draft.sla_days is not None else channel.sla_days,
                   placed_at=draft.placed_at, channel_updated_at=draft.updated_at, currency=draft.currency,
                   customer_name=draft.customer_name or "", customer_email=draft.customer_email or "",
                   billing_country=(draft.billing_country or "")[:2].upper(), payment_captured=draft.payment_captured,
                   prices_include_tax=draft.prices_include_tax, shipping=draft.shipping, shipping_tax=draft.shipping_tax,
-                  order_discount=draft.order_discount, fees=draft.fees, total=draft.total, note=draft.note or "",
-                  source=source)
+                  order_discount=draft.order_discount, fees=draft.fees, total=draft.total, note=(draft.note or "")[:1000],
+                  channel_number=(draft.number or "")[:40], source=source)
     _set_address(order, draft)
     order.promised_ship_date = promised_ship_date(draft.placed_at.date(), order.sla_days)
     for number, line in enumerate(draft.lines, 1):
@@ -106,7 +129,8 @@ def _create_order(channel: Channel, draft: OrderDraft, source: str, user_id: int
         move_order(order, OrderStatus.CANCELLED, draft.cancel_reason or "cancelled by the channel", user_id)
         order.cancel_reason = draft.cancel_reason or "cancelled by the channel"
         return order
-    _validate_and_route(order, user_id)
+    if validate:
+        _validate_and_route(order, user_id)
     return order
 
 
@@ -185,6 +209,17 @@ def _release_holds(order: Order, kind: str | None, note: str, user_id: int | Non
 
 
 @service
+def validate_order(order_id: int, *, user_id: int | None = None) -> Order:
+    """Check a received order against the hold rules now: hold it with reasons, or let it go ahead."""
+    order = get_order(order_id)
+    if order.status != OrderStatus.RECEIVED:
+        raise Conflict(f"Order {order.number} was already checked; it is {order.status.replace('_', ' ')}.")
+    _validate_and_route(order, user_id)
+    db.session.commit()
+    return order
+
+
+@service
 def release_order_holds(order_id: int, *, user_id: int, note: str = "") -> Order:
     """A person reviewed a held order and lets it go ahead."""
     order = get_order(order_id)
@@ -201,6 +236,7 @@ def hold_order(order_id: int, *, reason: str, user_id: int) -> Order:
     order = get_order(order_id)
     if not reason.strip():
         raise ValidationError("Say why the order is held.", field="reason")
+    _refuse_when_picked(order, "held")
     _release_reservations(order, user_id, "held by hand")
     db.session.add(OrderHold(order=order, kind="manual", reason=reason.strip()[:300], created_at=utcnow()))
     move_order(order, OrderStatus.ON_HOLD, reason.strip(), user_id)
@@ -227,7 +263,7 @@ def allocate_by_rules(order: Order, user_id: int | None = None) -> None:
             ranked = [whole] if whole else []
         for warehouse in ranked:
             _reserve_from(order, warehouse.id, user_id)
-    _settle_allocation_status(order, user_id)
+    settle_allocation_status(order, user_id)
 
 
 def _can_fill(order: Order, warehouse_id: int) -> bool:
@@ -280,14 +316,15 @@ def _open_shipment(order: Order, warehouse_id: int, routing_run_id: int | None) 
     return shipment
 
 
-def _settle_allocation_status(order: Order, user_id: int | None) -> None:
+def settle_allocation_status(order: Order, user_id: int | None, why: str = "") -> None:
+    """Set allocated, partially allocated or backordered from the units reserved; does not commit."""
     ordered = sum(line.qty - line.qty_shipped for line in order.lines)
     allocated = sum(line.qty_allocated for line in order.lines)
     target = allocation_status(ordered, allocated)
     if order.status != target:
         waiting = ordered - allocated
         reason = f"{allocated} of {ordered} units reserved" + (f"; {waiting} backordered" if waiting else "")
-        move_order(order, target, reason, user_id)
+        move_order(order, target, f"{reason} ({why})" if why else reason, user_id)
 
 
 @service
@@ -329,9 +366,36 @@ def cancel_order(order_id: int, *, reason: str, user_id: int | None = None) -> O
     return order
 
 
-def _cancel(order: Order, reason: str, user_id: int | None) -> None:
+@service
+def cancel_channel_order(channel_code: str, cancellation: CancellationDraft, *, user_id: int | None = None) -> Order:
+    """The channel says an order is cancelled: cancel it here too, unless it has already left."""
+    order = record_channel_cancellation(channel_code, cancellation, user_id=user_id)
+    db.session.commit()
+    return order
+
+
+def record_channel_cancellation(channel_code: str, cancellation: CancellationDraft, *,
+                                user_id: int | None = None) -> Order:
+    """cancel_channel_order without the commit."""
+    order = order_by_external_id(channel_by_code(channel_code).id, cancellation.external_id)
+    if order is None:
+        raise NotFound(f"No order {cancellation.external_id} from channel {channel_code} to cancel.", field="id")
+    if order.status == OrderStatus.CANCELLED:
+        return order
+    if order.status not in CANCELLABLE:
+        raise Conflict(f"Order {order.number} is {order.status.replace('_', ' ')}; the channel's cancellation came too late.")
+    _cancel(order, f"cancelled by the channel ({cancellation.reason})" if cancellation.reason else "cancelled by the channel",
+            user_id)
+    return order
+
+
+def _refuse_when_picked(order: Order, verb: str) -> None:
     if any(line.qty_picked for s in order.shipments if s.status != ShipmentStatus.CANCELLED for line in s.lines):
-        raise Conflict(f"Order {order.number} has units already picked; return them to stock first.")
+        raise Conflict(f"Order {order.number} has units already picked and cannot be {verb}; return them to stock first.")
+
+
+def _cancel(order: Order, reason: str, user_id: int | None) -> None:
+    _refuse_when_picked(order, "cancelled")
     _release_reservations(order, user_id, reason)
     order.cancel_reason = reason[:300]
     for hold in order.open_holds:

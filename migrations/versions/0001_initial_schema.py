@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:52:13.098718
+Create Date: 2026-11-26 21:52:27.688316
 
 """
 from alembic import op
@@ -197,6 +197,7 @@ def upgrade():
     sa.Column('number', sa.String(length=30), nullable=False),
     sa.Column('channel_id', sa.Integer(), nullable=False),
     sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('channel_number', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('rush', sa.Boolean(), nullable=False),
