@@ -341,6 +341,13 @@ def allocate_order(order_id: int, *, user_id: int | None = None) -> Order:
 @service
 def fill_backorders(sku_ids: set[int] | None = None, *, user_id: int | None = None) -> int:
     """Give newly arrived stock to waiting orders, highest priority and oldest first; returns orders touched."""
+    touched = _fill_backorders(sku_ids, user_id=user_id)
+    db.session.commit()
+    return touched
+
+
+def _fill_backorders(sku_ids: set[int] | None = None, *, user_id: int | None = None) -> int:
+    """fill_backorders without the commit, for services that receive stock and fill in one transaction."""
     stmt = select(Order).where(Order.status.in_([s.value for s in AWAITING_STOCK]))
     if sku_ids:
         stmt = stmt.where(Order.id.in_(select(OrderLine.order_id).where(OrderLine.sku_id.in_(sku_ids))))
@@ -349,7 +356,6 @@ def fill_backorders(sku_ids: set[int] | None = None, *, user_id: int | None = No
         before = sum(line.qty_allocated for line in order.lines)
         allocate_by_rules(order, user_id)
         touched += sum(line.qty_allocated for line in order.lines) > before
-    db.session.commit()
     return touched
 
 
