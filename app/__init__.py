@@ -104,7 +104,8 @@ def register_template_helpers(app: Flask) -> None:
     from app.web.nav import nav_for_current_user
 
     app.jinja_env.filters.update(formatting.FILTERS)
-    app.jinja_env.globals.update(nav_for_current_user=nav_for_current_user, **formatting.GLOBALS)
+    app.jinja_env.globals.update(nav_for_current_user=nav_for_current_user,
+                                 has_endpoint=lambda name: name in app.view_functions, **formatting.GLOBALS)
 
 
 def register_security_headers(app: Flask) -> None:

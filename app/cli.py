@@ -43,5 +43,39 @@ def demo_logins():
         click.echo(f"  {username:<12} {title}")
 
 
+@click.command("route-orders")
+@click.option("--time-limit", default=None, type=int, help="Seconds the optimiser may take.")
+@click.option("--apply/--no-apply", default=True, show_default=True, help="Apply the plan once solved.")
+@click.option("--channel", default=None, help="Only this channel's orders.")
+@with_appcontext
+def route_orders(time_limit: int | None, apply: bool, channel: str | None):
+    """Route the orders waiting for allocation now, and print what the plan saves."""
+    from app.services import routing
+    try:
+        run = routing.create_run(scope={"channel": channel} if channel else {}, time_limit_s=time_limit,
+                                 trigger="manual", auto_apply=apply)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    run = routing.execute_run(run.id)
+    click.echo(f"Run {run.id}: {run.status} ({run.solver_status}), {run.orders_count} orders, cost {run.objective}, "
+               f"baseline {run.baseline_cost}, saving {run.saving}; applied {run.applied_orders}, skipped {run.skipped_orders}")
+    if run.message:
+        click.echo(run.message)
+
+
+@click.command("set-channel-secret")
+@click.argument("channel_code")
+@click.argument("secret")
+@with_appcontext
+def set_channel_secret(channel_code: str, secret: str):
+    """Set the secret CHANNEL_CODE signs its webhooks with (Shopify or WooCommerce)."""
+    from app.services.intake import set_channel_secret as set_secret
+    try:
+        channel = set_secret(channel_code, secret)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Webhook secret set for channel {channel.code}.")
+
+
 def commands():
-    return [seed_demo, create_token, demo_logins]
+    return [seed_demo, create_token, demo_logins, set_channel_secret, route_orders]

@@ -20,9 +20,19 @@ def check_ledger_job(app: Flask) -> None:
             log.info("stock ledger check: balances agree with moves")
 
 
+def routing_job(app: Flask) -> None:
+    from app.services.routing import scheduled_run_due, run_scheduled
+    with app.app_context():
+        if scheduled_run_due():
+            run = run_scheduled()
+            if run is not None:
+                log.info("routing run %s: %s, %s orders", run.id, run.status, run.orders_count)
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
+    ("routing", routing_job, {"trigger": "interval", "minutes": 1}),
 ]
 
 

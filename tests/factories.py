@@ -52,3 +52,37 @@ def build_world() -> World:
         world.channels[code] = channel
     db.session.commit()
     return world
+
+
+def order_draft(external_id: str, lines: list[tuple[str, int]], *, postcode: str = "LS1 4AP", country: str = "GB",
+                price: str = "10.00", **overrides):
+    """An order as a channel would send it: SKU codes and quantities, a complete UK address, paid."""
+    from datetime import datetime, timezone
+
+    from app.domain.capture import Address, LineDraft, OrderDraft
+    now = datetime.now(timezone.utc)
+    fields = dict(external_id=external_id, number=None, currency="GBP", placed_at=now, updated_at=now,
+                  customer_name="Ann Smith", customer_email="ann@example.com",
+                  ship_to=Address(name="Ann Smith", address1="1 Park Row", city="Leeds", postcode=postcode, country=country),
+                  billing_country=country, payment_captured=True,
+                  lines=tuple(LineDraft(sku, qty, Decimal(price)) for sku, qty in lines),
+                  shipping=Decimal("0"), shipping_tax=Decimal("0"), order_discount=Decimal("0"),
+                  total=sum((Decimal(price) * qty for _, qty in lines), Decimal("0")))
+    fields.update(overrides)
+    return OrderDraft(**fields)
+
+
+def make_rate_tables(world: World, *, east_price: str = "5.00", west_price: str = "4.00") -> None:
+    """One carrier with a two-day service; EAST ships to zone Z1, WEST to Z2, everywhere in GB."""
+    from datetime import time
+
+    from app.models.carriers import Carrier, CarrierService, RateCard, ShippingZone
+    carrier = Carrier(code="TST", name="Test Parcels", tracking_prefix="TS")
+    service = CarrierService(carrier=carrier, code="48H", name="48 hour", transit_days=2, cutoff=time(17, 0))
+    db.session.add_all([carrier, service])
+    for code, zone, price in (("EAST", "Z1", east_price), ("WEST", "Z2", west_price)):
+        db.session.add(ShippingZone(warehouse_id=world.warehouses[code].id, country="GB", postcode_prefix="", zone=zone))
+        for max_kg, step in (("2", "0"), ("10", "3.00")):
+            db.session.add(RateCard(service=service, zone=zone, max_weight_kg=Decimal(max_kg),
+                                    price=Decimal(price) + Decimal(step)))
+    db.session.commit()

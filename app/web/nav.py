@@ -22,7 +22,7 @@ NAV: list[NavItem] = [
     NavItem("Available to sell", "retail.availability", "Orders"),
     NavItem("New order", "retail.new_order", "Orders"),
     NavItem("Import CSV", "retail.import_csv", "Orders"),
-    NavItem("Routing", "supervisor.routing", "Fulfilment"),
+    NavItem("Routing", "routing.runs", "Fulfilment"),
     NavItem("Waves", "supervisor.waves", "Fulfilment"),
     NavItem("Pick", "floor.pick_home", "Floor"),
     NavItem("Pack", "floor.pack_home", "Floor"),
