@@ -301,6 +301,7 @@ def reserve_line(order: Order, line: OrderLine, warehouse_id: int, qty: int, *, 
     elif not shipment.lines:
         order.shipments.remove(shipment)
         db.session.delete(shipment)
+        db.session.flush()  # the next warehouse's shipment may take the same number: delete first
     return reserved
 
 

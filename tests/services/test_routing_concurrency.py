@@ -33,7 +33,8 @@ def test_orders_captured_during_a_run_and_the_applied_plan_never_oversell(app, w
             try:
                 routing.execute_run(run.id)
             except Exception as exc:
-                errors.append(exc)
+                import traceback
+                errors.append(traceback.format_exc())
             finally:
                 db.session.remove()
 
@@ -43,7 +44,8 @@ def test_orders_captured_during_a_run_and_the_applied_plan_never_oversell(app, w
             try:
                 orders.capture_order("WEB", order_draft(f"LIVE-{n}", [("MUG", 1)], postcode=f"M{n + 1} 1AA"), source="api")
             except Exception as exc:
-                errors.append(exc)
+                import traceback
+                errors.append(traceback.format_exc())
             finally:
                 db.session.remove()
 
