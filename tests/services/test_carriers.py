@@ -138,3 +138,33 @@ def test_cutoffs_are_read_from_the_warehouse_text():
 def _service(carrier: str, code: str) -> CarrierService:
     return _db.session.query(CarrierService).join(Carrier).filter(Carrier.code == carrier,
                                                                     CarrierService.code == code).one()
+
+
+# --- helpers the warehouse tests share ---------------------------------------------------------------------------
+
+def make_boxes() -> None:
+    """A mailer and two cartons for the packing bench."""
+    from app.models.warehouse_ops import BoxType
+    for code, name, kind, dims, max_kg, tare, cost in (
+            ("MAIL", "Mailer bag", "mailer", (35, 25, 6), "2", "0.02", "0.15"),
+            ("S", "Small carton", "carton", (25, 20, 15), "5", "0.15", "0.45"),
+            ("L", "Large carton", "carton", (45, 35, 30), "20", "0.45", "0.95")):
+        _db.session.add(BoxType(code=code, name=name, kind=kind, length_cm=Decimal(dims[0]), width_cm=Decimal(dims[1]),
+                                height_cm=Decimal(dims[2]), max_weight_kg=Decimal(max_kg), tare_kg=Decimal(tare),
+                                cost=Decimal(cost)))
+    _db.session.commit()
+
+
+def put_stock(world, bin_code: str, sku_code: str, qty: int) -> None:
+    from app.domain.inventory import Cause
+    from app.services.inventory import receive_stock
+    receive_stock(world.skus[sku_code].id, world.bins[bin_code].id, qty, cause=Cause("test", "opening"))
+
+
+def place_order(external_id: str, lines: list[tuple[str, int]], *, postcode: str = "LS1 4AP", channel: str = "WEB"):
+    """Capture a paid order (allocated on capture by the channel's rules); each has its own street address."""
+    from app.domain.capture import Address
+    from app.services.orders import capture_order
+    from tests.factories import order_draft
+    address = Address(name="Ann Smith", address1=f"{external_id} Park Row", city="Leeds", postcode=postcode, country="GB")
+    return capture_order(channel, order_draft(external_id, lines, postcode=postcode, ship_to=address), source="api").order
