@@ -68,7 +68,8 @@ def run_detail(run_id: int):
 @bp.route("/routing/runs/<int:run_id>/apply", methods=["POST"])
 def apply(run_id: int):
     run = routing.apply_run(run_id, user_id=current_user.id)
-    flash(f"Applied run {run.id}: {run.applied_orders} orders routed, {run.skipped_orders} wait for the next run.")
+    flash(f"Applied run {run.id}: routed {run.applied_orders} of {len(run.decisions)} orders; "
+          f"{run.skipped_orders} wait for the next run.")
     return go_to(url_for("routing.run_detail", run_id=run_id))
 
 

@@ -35,7 +35,7 @@ def test_a_solved_run_shows_saving_load_and_each_orders_explanation(client, logi
         assert text in page
     applied = client.post(f"/routing/runs/{run.id}/apply", headers={"HX-Request": "true"})
     assert applied.status_code == 204 and applied.headers["HX-Redirect"].endswith(f"/routing/runs/{run.id}")
-    assert "orders routed" in client.get(f"/routing/runs/{run.id}").data.decode()
+    assert "routed 1 of 1 orders" in client.get(f"/routing/runs/{run.id}").data.decode()
 
 
 def test_polling_a_finished_run_refreshes_the_page(client, login_as, world):
