@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:56:38.121626
+Create Date: 2026-11-26 21:57:33.230402
 
 """
 from alembic import op
