@@ -34,7 +34,8 @@ def _database_url() -> str:
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: SQL errors and logs never show bound values (passwords, tokens, secrets).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     KEEL_SCHEDULER = os.environ.get("KEEL_SCHEDULER", "0") == "1"
     KEEL_TIMEZONE = os.environ.get("KEEL_TIMEZONE", "Europe/London")
     KEEL_CURRENCY = os.environ.get("KEEL_CURRENCY", "GBP")
@@ -43,6 +44,7 @@ class Config:
     SESSION_COOKIE_SECURE = os.environ.get("KEEL_INSECURE_COOKIES", "0") != "1" and os.environ.get("KEEL_HTTPS", "0") == "1"
     REMEMBER_COOKIE_HTTPONLY = True
     PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("KEEL_SESSION_HOURS", "10")))
+    KEEL_IDLE_MINUTES = int(os.environ.get("KEEL_IDLE_MINUTES", "30"))  # signed out after this long idle
     WTF_CSRF_TIME_LIMIT = None
     PAGE_SIZE = 50
 

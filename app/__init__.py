@@ -23,6 +23,7 @@ def create_app(config_class: type = Config) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_governance(app)
     register_cli(app)
     from app.services.availability import register_availability_publishing
     register_availability_publishing()
@@ -119,6 +120,17 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def register_governance(app: Flask) -> None:
+    """The audit log and webhook fan-out (session hooks), secret masking in logs, sign-in throttle, idle timeout."""
+    from app.security import register_security
+    from app.services.audit import register_audit_log
+    from app.services.outbox import register_fan_out
+
+    register_audit_log()
+    register_fan_out()
+    register_security(app)
 
 
 def register_cli(app: Flask) -> None:

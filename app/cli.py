@@ -77,5 +77,56 @@ def set_channel_secret(channel_code: str, secret: str):
     click.echo(f"Webhook secret set for channel {channel.code}.")
 
 
+@click.command("scheduler")
+@click.option("--retry-seconds", default=30, show_default=True, help="How often a waiting scheduler tries to lead.")
+@with_appcontext
+def run_scheduler(retry_seconds: int):
+    """Run the scheduled jobs as a process of their own; a second one waits until the first stops."""
+    import os
+    import signal
+
+    from flask import current_app
+
+    from app.services.scheduling import SchedulerLeader
+    leader = SchedulerLeader(current_app._get_current_object(), retry_seconds=retry_seconds)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: leader.stop_event.set())
+    click.echo(f"Scheduler starting (pid {os.getpid()}); Ctrl-C stops it.")
+    leader.run()
+    click.echo("Scheduler stopped.")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup(path: str):
+    """Write a consistent backup of the whole database to PATH."""
+    from app.services.backup import backup_database
+    try:
+        click.echo(f"Backed up {backup_database(path)}")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore(path: str, yes: bool):
+    """Replace the whole database with the backup at PATH, then bring its schema up to date."""
+    from flask_migrate import upgrade
+
+    from app.services.backup import restore_database
+    if not yes:
+        click.confirm("This replaces every row in the database with the backup. Stop the web and scheduler "
+                      "processes first. Continue?", abort=True)
+    try:
+        result = restore_database(path)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    upgrade()
+    click.echo(f"Restored {result}; schema is up to date.")
+
+
 def commands():
-    return [seed_demo, create_token, demo_logins, set_channel_secret, route_orders]
+    return [seed_demo, create_token, demo_logins, run_scheduler, backup, restore, set_channel_secret, route_orders]

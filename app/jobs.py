@@ -29,18 +29,35 @@ def routing_job(app: Flask) -> None:
                 log.info("routing run %s: %s, %s orders", run.id, run.status, run.orders_count)
 
 
+def deliver_events_job(app: Flask) -> str:
+    from app.services.outbox import deliver_for
+    with app.app_context():
+        return f"webhooks: {deliver_for(seconds=20)}"
+
+
+def prune_history_job(app: Flask) -> str:
+    from app.services.scheduling import prune_job_runs
+    with app.app_context():
+        return f"forgot {prune_job_runs()} job runs older than 90 days"
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
+    ("deliver_events", deliver_events_job, {"trigger": "interval", "seconds": 30}),
+    ("prune_history", prune_history_job, {"trigger": "cron", "hour": 3, "minute": 40}),
     ("routing", routing_job, {"trigger": "interval", "minutes": 1}),
 ]
 
 
 def start_scheduler(app: Flask) -> None:
-    """Start the in-process scheduler with every job (make run, or `flask scheduler`)."""
+    """Run the jobs inside this process (make run): each run recorded, one scheduler per database.
+
+    Every job in JOBS is wrapped by app.services.scheduling.recorded, which skips it while paused
+    and writes a JobRun for each run; `flask scheduler` runs the same jobs as a process of its own.
+    """
+    from app.services.scheduling import start_in_process
     if scheduler.running:
         return
-    for job_id, fn, trigger in JOBS:
-        scheduler.add_job(fn, id=job_id, args=[app], replace_existing=True, coalesce=True, max_instances=1, **trigger)
-    scheduler.start()
-    log.info("scheduler started with %d jobs", len(JOBS))
+    start_in_process(app, scheduler)
+    log.info("scheduler starting with %d jobs", len(JOBS))
