@@ -128,5 +128,19 @@ def restore(path: str, yes: bool):
     click.echo(f"Restored {result}; schema is up to date.")
 
 
+@click.command("set-channel-secret")
+@click.argument("channel_code")
+@click.argument("secret")
+@with_appcontext
+def set_channel_secret(channel_code: str, secret: str):
+    """Set the secret CHANNEL_CODE signs its webhooks with (Shopify or WooCommerce)."""
+    from app.services.intake import set_channel_secret as set_secret
+    try:
+        channel = set_secret(channel_code, secret)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Webhook secret set for channel {channel.code}.")
+
+
 def commands():
-    return [seed_demo, create_token, demo_logins, run_scheduler, backup, restore, set_channel_secret, route_orders]
+    return [seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders]

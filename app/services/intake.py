@@ -317,7 +317,9 @@ def capture_api_order(body: bytes | str, *, user_id: int | None) -> Captured:
 
 
 def _api_channel(payload: object) -> Channel:
-    code = payload.get("channel") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        raise MappingError("body", "The body must be a JSON object describing one order.")
+    code = payload.get("channel")
     if not isinstance(code, str) or not code.strip():
         raise MappingError("channel", "channel is missing" if code is None else "channel must be a channel code")
     channel = db.session.scalar(select(Channel).where(Channel.code == code.strip()[:30]))
