@@ -27,6 +27,8 @@ def create_app(config_class: type = Config) -> Flask:
     register_cli(app)
     from app.services.availability import register_availability_publishing
     register_availability_publishing()
+    from app.services.finance import register_finance
+    register_finance()
     if app.config.get("KEEL_SCHEDULER"):
         from app.jobs import start_scheduler
         start_scheduler(app)

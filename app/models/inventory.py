@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.catalog import Location, Sku
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import Money, UTCDateTime, utcnow
 
 
 class StockMove(db.Model):
@@ -30,6 +31,7 @@ class StockMove(db.Model):
     cause_type: Mapped[str] = mapped_column(String(30))
     cause_id: Mapped[str] = mapped_column(String(40))
     note: Mapped[str] = mapped_column(String(500), default="")
+    unit_cost: Mapped[Decimal | None] = mapped_column(Money(4))  # the cause's cost per unit, for valuation
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

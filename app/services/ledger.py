@@ -7,6 +7,7 @@ transactions can never both take the last unit (no lost update, no negative bala
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -51,9 +52,16 @@ def outside(kind: Outside) -> Location:
 
 
 def post_move(sku_id: int, qty: int, src: Place, dst: Place, *, reason: str, cause: Cause,
-              user_id: int | None = None, note: str = "") -> StockMove:
-    """Record one move and update the balances of its real sides."""
+              user_id: int | None = None, note: str = "", unit_cost: Decimal | None = None) -> StockMove:
+    """Record one move and update the balances of its real sides.
+
+    `unit_cost` is the cost of one unit in the home currency when the cause knows it (a purchase
+    order line's cost on a receipt, the original cost on a customer return); inventory valuation
+    uses it for units coming in from outside and falls back to the SKU's standard cost without it.
+    """
     check_quantity(qty)
+    if unit_cost is not None and (not isinstance(unit_cost, Decimal) or not unit_cost.is_finite() or unit_cost < 0):
+        raise ValidationError("Unit cost must be an exact amount of zero or more.", field="unit_cost")
     if src.location.id == dst.location.id and src.status == dst.status:
         raise ValidationError("A move needs a different place or status.", field="to")
     if not src.location.is_virtual:
@@ -64,7 +72,7 @@ def post_move(sku_id: int, qty: int, src: Place, dst: Place, *, reason: str, cau
         sku_id=sku_id, qty=qty, reason=reason, cause_type=cause.type, cause_id=cause.id,
         from_location_id=src.location.id, from_status=_status_value(src),
         to_location_id=dst.location.id, to_status=_status_value(dst),
-        user_id=user_id, note=note[:500], created_at=utcnow(),
+        user_id=user_id, note=note[:500], created_at=utcnow(), unit_cost=unit_cost,
     )
     db.session.add(move)
     _note_touched(sku_id, src, dst)
