@@ -47,14 +47,14 @@ def _new_task(location: Location, source: str, user_id: int | None, note: str = 
     db.session.flush()
     task.number = f"CC-{task.id:06d}"
     for sku_id in sorted(shelf_stock(location.id)):
-        task.lines.append(CountLine(sku_id=sku_id))
+        task.lines.append(CountLine(sku_id=sku_id, held=0))
     return task
 
 
 def _line_for(task: CountTask, sku_id: int) -> CountLine:
     line = next((line for line in task.lines if line.sku_id == sku_id), None)
     if line is None:
-        line = CountLine(sku_id=sku_id)
+        line = CountLine(sku_id=sku_id, held=0)
         task.lines.append(line)
     return line
 

@@ -126,7 +126,7 @@ def _queue_label(shipment: Shipment, error: str) -> LabelRequest:
     pending = db.session.scalar(select(LabelRequest).where(LabelRequest.shipment_id == shipment.id,
                                                            LabelRequest.status == "pending"))
     if pending is None:
-        pending = LabelRequest(shipment_id=shipment.id, created_at=utcnow())
+        pending = LabelRequest(shipment_id=shipment.id, status="pending", attempts=0, created_at=utcnow())
         db.session.add(pending)
     pending.attempts += 1
     pending.last_error = error[:500]

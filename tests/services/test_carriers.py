@@ -168,3 +168,32 @@ def place_order(external_id: str, lines: list[tuple[str, int]], *, postcode: str
     from tests.factories import order_draft
     address = Address(name="Ann Smith", address1=f"{external_id} Park Row", city="Leeds", postcode=postcode, country="GB")
     return capture_order(channel, order_draft(external_id, lines, postcode=postcode, ship_to=address), source="api").order
+
+
+def released_floor(world, orders: list[list[tuple[str, int]]]):
+    """Rate tables, boxes, stock in EAST, the orders captured, planned and their wave released; returns the batches."""
+    from datetime import date, datetime, timezone
+
+    from app.models.warehouse_ops import PickBatch
+    from app.services import waves
+    make_rate_tables(world)
+    make_boxes()
+    for bin_code, sku in (("E2-2", "TEE-M"), ("E1-1", "MUG"), ("E0-2", "CAP")):
+        put_stock(world, bin_code, sku, 50)
+    for n, lines in enumerate(orders, 1):
+        place_order(f"F{n}", lines)
+    plan = waves.plan_waves(world.warehouses["EAST"].id, day=date(2026, 3, 2),
+                            now=datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc), time_limit_s=1)
+    for wave in plan.waves:
+        if wave.members:
+            waves.release_wave(wave.id)
+    return _db.session.query(PickBatch).order_by(PickBatch.id).all()
+
+
+def pick_everything(batch, user_id=None) -> None:
+    """Scan every line of a batch right: bin, item, quantity."""
+    from app.services.picking import current_task, scan_pick
+    while (task := current_task(batch)) is not None:
+        scan_pick(batch.id, task.location.code, user_id=user_id)
+        scan_pick(batch.id, task.sku.gtin or task.sku.code, user_id=user_id)
+        scan_pick(batch.id, "", user_id=user_id)
