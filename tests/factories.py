@@ -86,3 +86,30 @@ def make_rate_tables(world: World, *, east_price: str = "5.00", west_price: str 
             db.session.add(RateCard(service=service, zone=zone, max_weight_kg=Decimal(max_kg),
                                     price=Decimal(price) + Decimal(step)))
     db.session.commit()
+
+
+def ship_order(order, *, shipped_at=None):
+    """Take every allocated shipment of a captured order through the floor and ship it (ship confirm)."""
+    from app.domain.inventory import Cause, Status
+    from app.domain.orders import ShipmentStatus
+    from app.services import ledger, orders, shipping
+
+    for shipment in [s for s in order.shipments if s.status == ShipmentStatus.ALLOCATED]:
+        for status in (ShipmentStatus.RELEASED, ShipmentStatus.PICKING):
+            orders.move_shipment(shipment, status, "test floor")
+        for line in shipment.lines:
+            for bin_ in line.bins:
+                ledger.post_move(line.sku_id, bin_.qty, ledger.Place(bin_.location, Status.ALLOCATED),
+                                 ledger.Place(bin_.location, Status.PICKED), reason="pick",
+                                 cause=Cause("shipment", shipment.number))
+                bin_.qty_picked = bin_.qty
+            line.qty_picked = line.qty_packed = line.qty
+        for status in (ShipmentStatus.PICKED, ShipmentStatus.PACKED):
+            orders.move_shipment(shipment, status, "test floor")
+        shipment.carrier, shipment.tracking_number = "TST", f"TS{shipment.id:08d}"
+        db.session.commit()
+        shipping.ship_shipment(shipment.id)
+        if shipped_at is not None:
+            shipment.shipped_at = shipped_at
+            db.session.commit()
+    return order

@@ -61,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
     "routing.late_penalty_per_day": 8.0,
     "routing.max_shipments_per_order": None,
     "routing.rank_penalty": 0.25,
+    "returns.default_policy": {"window_days": 30, "restocking_fee_pct": "0", "non_returnable_skus": [],
+                               "non_returnable_categories": [],
+                               "retailer_pays_reasons": ["defective", "damaged_in_transit", "wrong_item"]},
+    "returns.authorisation_days": 30,
+    "returns.quality_threshold": 0.4,
+    "returns.quality_min_count": 5,
+    "returns.label_company": "Returns department",
 }
 
 
