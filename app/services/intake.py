@@ -35,6 +35,7 @@ from app.services._uow import service
 from app.services.events import record_event
 from app.services.orders import (Captured, channel_by_code, order_by_external_id, record_capture,
                                  record_channel_cancellation)
+from app.services.returns import record_rma_from_channel_refund
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,9 @@ def _record_refund(delivery: InboundDelivery, refund, user_id: int | None) -> tu
                  {"order": order.number, "refund": refund.external_id, "amount": str(amount),
                   "lines": [{"sku": line.sku, "qty": line.qty, "amount": str(line.amount), "restock": line.restock}
                             for line in refund.lines]}, user_id=user_id)
-    return "processed", order, f"Refund {refund.external_id}: {amount} {order.currency}"
+    rma = record_rma_from_channel_refund(delivery.channel.code, refund, user_id=user_id)
+    return "processed", order, f"Refund {refund.external_id}: {amount} {order.currency}" + (
+        f"; return {rma.number} opened" if rma else "")
 
 
 @service
