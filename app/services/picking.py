@@ -172,10 +172,13 @@ def _scan(task: PickTask, user_id: int | None, step: str, scanned: str, expected
                             created_at=utcnow()))
 
 
-def _open_task(batch_id: int, task_id: int | None) -> PickTask:
+def _open_task(batch_id: int, task_id: int | None, user_id: int | None) -> PickTask:
     batch = get_batch(batch_id)
+    batch.picker_id = batch.picker_id or user_id
     if batch.status == "done":
         raise Conflict(f"Batch {batch.number} is already picked.")
+    if batch.status == "open":
+        batch.status, batch.started_at = "picking", utcnow()
     task = current_task(batch)
     if task is None or (task_id is not None and task.id != task_id):
         raise Conflict("That line is no longer the next one to pick; the screen shows the current one.")
@@ -197,7 +200,7 @@ def start_batch(batch_id: int, *, user_id: int | None) -> PickBatch:
 @service
 def scan_pick(batch_id: int, scanned: str, *, user_id: int | None, task_id: int | None = None) -> ScanOutcome:
     """One scan on the pick screen: the bin, then the item, then the quantity of the current line."""
-    task = _open_task(batch_id, task_id)
+    task = _open_task(batch_id, task_id, user_id)
     if not task.bin_confirmed:
         outcome = _scan_bin(task, scanned, user_id)
     elif not task.item_confirmed:

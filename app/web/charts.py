@@ -50,3 +50,72 @@ def legend(names: Sequence[str], colours: dict[str, str] | None = None) -> Marku
     items = "".join(f'<span><i style="background:{colours.get(n, PALETTE[i % len(PALETTE)])}"></i>{escape(n.replace("_", " "))}</span>'
                     for i, n in enumerate(names))
     return Markup(f'<div class="legend">{items}</div>')
+
+def wave_gantt(waves: Sequence[dict], cutoffs: Sequence[tuple[str, float]], *, day_start: float, day_end: float,
+               pack_minutes: float, width: int = 760, title: str = "Waves") -> Markup:
+    """A Gantt of waves: one bar per wave (pickers on it), its predicted packed time, and each cut-off line.
+
+    `waves`: {label, start, end, pickers, orders, late} with times in minutes after midnight;
+    `cutoffs`: (label, minute). Waves holding late orders are drawn in red.
+    """
+    left, right, top, row = 110, 20, 30, 30
+    span = max(day_end - day_start, 1)
+    height = top + len(waves) * row + 24
+    x = lambda minute: left + (minute - day_start) / span * (width - left - right)  # noqa: E731
+    parts = [f'<svg class="chart gantt" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    for hour in range(int(day_start // 60), int(day_end // 60) + 1):
+        hx = x(hour * 60)
+        parts.append(f'<line x1="{hx:.1f}" y1="{top - 6}" x2="{hx:.1f}" y2="{height - 20}" stroke="#e3e7ec"/>'
+                     f'<text x="{hx:.1f}" y="{height - 6}" text-anchor="middle">{hour:02d}:00</text>')
+    for index, wave in enumerate(waves):
+        y = top + index * row
+        colour = "#c0504d" if wave["late"] else ("#1f4e79" if wave["orders"] else "#c9d3de")
+        bx, bw = x(wave["start"]), max(x(wave["end"]) - x(wave["start"]), 2)
+        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(wave["label"])}</text>'
+                     f'<rect x="{bx:.1f}" y="{y + 4}" width="{bw:.1f}" height="{row - 10}" rx="3" fill="{colour}">'
+                     f'<title>{escape(wave["label"])}: {wave["orders"]} orders, {wave["pickers"]} pickers, '
+                     f'{wave["late"]} at risk</title></rect>'
+                     f'<text x="{bx + 6:.1f}" y="{y + 17}" fill="#fff" class="on-bar">{wave["pickers"]}p · {wave["orders"]}</text>')
+        if wave["orders"]:
+            packed = x(wave["end"] + pack_minutes)
+            parts.append(f'<line x1="{x(wave["end"]):.1f}" y1="{y + row / 2:.1f}" x2="{packed:.1f}" y2="{y + row / 2:.1f}" '
+                         f'stroke="{colour}" stroke-dasharray="3 2"/><circle cx="{packed:.1f}" cy="{y + row / 2:.1f}" r="3.5" '
+                         f'fill="{colour}"><title>packed by about this time</title></circle>')
+    for index, (label, minute) in enumerate(cutoffs):
+        cx = x(minute)
+        parts.append(f'<line x1="{cx:.1f}" y1="{top - 6}" x2="{cx:.1f}" y2="{height - 20}" stroke="#f2a541" '
+                     f'stroke-width="2"/><text x="{cx:.1f}" y="{12 + (index % 2) * 11}" text-anchor="middle" '
+                     f'fill="#9a6412">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def pick_route_map(*, aisles: int, aisle_length: float, aisle_spacing: float, cross_aisles: Sequence[float],
+                   stops: Sequence[tuple[int, float, str]], route: Sequence[tuple[int, float]], width: int = 640,
+                   title: str = "Pick route") -> Markup:
+    """The aisles seen from above, the cross aisles, the numbered pick points and the walked route (depot bottom left)."""
+    pad = 28
+    scale = min((width - 2 * pad) / max((aisles - 1) * aisle_spacing, 1), 12.0)
+    height_scale = min(340 / max(aisle_length, 1), 14.0)
+    height = int(aisle_length * height_scale + 2 * pad)
+    px = lambda aisle: pad + aisle * aisle_spacing * scale  # noqa: E731
+    py = lambda position: height - pad - position * height_scale  # noqa: E731
+    parts = [f'<svg class="chart route-map" viewBox="0 0 {int(px(aisles - 1) + pad)} {height}" role="img" '
+             f'aria-label="{escape(title)}">']
+    for c in cross_aisles:
+        parts.append(f'<line x1="{px(0) - 10:.1f}" y1="{py(c):.1f}" x2="{px(aisles - 1) + 10:.1f}" y2="{py(c):.1f}" '
+                     f'stroke="#e3e7ec" stroke-width="8"/>')
+    for aisle in range(aisles):
+        parts.append(f'<line x1="{px(aisle):.1f}" y1="{py(0):.1f}" x2="{px(aisle):.1f}" y2="{py(aisle_length):.1f}" '
+                     f'stroke="#c9d3de" stroke-width="4"/><text x="{px(aisle):.1f}" y="{height - 6}" '
+                     f'text-anchor="middle">{aisle}</text>')
+    points = " ".join(f"{px(a):.1f},{py(p):.1f}" for a, p in route)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#1f4e79" stroke-width="2.2" stroke-linejoin="round"/>')
+    parts.append(f'<rect x="{px(0) - 7:.1f}" y="{py(0) - 7:.1f}" width="14" height="14" fill="#2e8b57">'
+                 f'<title>Depot</title></rect>')
+    for aisle, position, label in stops:
+        parts.append(f'<circle cx="{px(aisle):.1f}" cy="{py(position):.1f}" r="8" fill="#f2a541" stroke="#fff"/>'
+                     f'<text x="{px(aisle):.1f}" y="{py(position) + 3.5:.1f}" text-anchor="middle" '
+                     f'font-size="9" fill="#1c2430">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
