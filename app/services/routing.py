@@ -35,6 +35,7 @@ from solvers import routing as solver
 log = logging.getLogger("keel.routing")
 MAX_TIME_LIMIT_S = 300
 ELIGIBLE = (OrderStatus.READY, *AWAITING_STOCK)
+IN_PROGRESS = ("queued", "running", "applying")
 
 
 @dataclass
@@ -58,7 +59,7 @@ def create_run(*, scope: dict | None = None, time_limit_s: int | None = None, us
     limit = int(time_limit_s if time_limit_s is not None else get_setting("routing.time_limit_s"))
     if not 1 <= limit <= MAX_TIME_LIMIT_S:
         raise ValidationError(f"The time limit must be 1 to {MAX_TIME_LIMIT_S} seconds.", field="time_limit_s")
-    if db.session.scalar(select(func.count(RoutingRun.id)).where(RoutingRun.status.in_(["queued", "running"]))):
+    if db.session.scalar(select(func.count(RoutingRun.id)).where(RoutingRun.status.in_(IN_PROGRESS))):
         raise Conflict("A routing run is already in progress; wait for it to finish.")
     run = RoutingRun(scope=scope, time_limit_s=limit, trigger=trigger, created_by_id=user_id,
                      auto_apply=bool(get_setting("routing.auto_apply") if auto_apply is None else auto_apply))
@@ -344,7 +345,7 @@ def _store_plan(run: RoutingRun, instance: Instance, problem, result, reference)
     run.unfilled_units = sum(u.qty for u in result.unfilled)
     run.baseline_unfilled_units = sum(u.qty for u in reference.unfilled)
     run.warehouse_load = _load(problem, result)
-    run.status, run.finished_at, run.progress = "solved", utcnow(), 1.0
+    run.status, run.finished_at, run.progress = ("applying" if run.auto_apply else "solved"), utcnow(), 1.0
     record_event("routing.run_solved", "routing_run", run.id,
                  {"run": run.id, "orders": run.orders_count, "objective": str(run.objective),
                   "baseline": str(run.baseline_cost), "status": run.solver_status})
@@ -373,7 +374,7 @@ def apply_run(run_id: int, *, user_id: int | None = None) -> RoutingRun:
     run = db.session.get(RoutingRun, run_id)
     if run is None:
         raise NotFound("No such routing run.")
-    if run.status != "solved":
+    if run.status not in ("solved", "applying"):
         raise Conflict(f"This run is {run.status}; only a solved run can be applied.")
     replanned = {d.order_id for d in run.decisions}
     for decision_id in [d.id for d in run.decisions]:

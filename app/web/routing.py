@@ -57,7 +57,7 @@ def _start_error(form, errors):
 @bp.route("/routing/runs/<int:run_id>")
 def run_detail(run_id: int):
     run = routing.get_run(run_id)
-    if request.args.get("poll") and is_htmx() and run.status not in ("queued", "running"):
+    if request.args.get("poll") and is_htmx() and run.status not in routing.IN_PROGRESS:
         return "", 200, {"HX-Refresh": "true"}
     q, outcome = request.args.get("q", "")[:40], request.args.get("outcome", "")[:20]
     decisions = routing.run_decisions(run_id, q, outcome, queries.page_number(request.args.get("page")))

@@ -20,9 +20,9 @@ def test_a_run_started_over_the_api_finishes_with_decisions(client, make_user, w
     started = client.post("/api/v1/routing/runs", json={"time_limit_s": 3, "auto_apply": True}, headers=headers)
     assert started.status_code == 201
     run_id = started.json["id"]
-    for _ in range(100):
+    for _ in range(600):
         body = client.get(f"/api/v1/routing/runs/{run_id}", headers=headers).json
-        if body["status"] not in ("queued", "running"):
+        if body["status"] not in ("queued", "running", "applying"):
             break
         time.sleep(0.1)
     assert body["status"] == "applied"
