@@ -41,12 +41,19 @@ def prune_history_job(app: Flask) -> str:
         return f"forgot {prune_job_runs()} job runs older than 90 days"
 
 
+def kpi_snapshots_job(app: Flask) -> str:
+    from app.services.kpis import take_snapshots
+    with app.app_context():
+        return f"stored {take_snapshots()} KPI snapshots"
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
     ("deliver_events", deliver_events_job, {"trigger": "interval", "seconds": 30}),
     ("prune_history", prune_history_job, {"trigger": "cron", "hour": 3, "minute": 40}),
     ("routing", routing_job, {"trigger": "interval", "minutes": 1}),
+    ("kpi_snapshots", kpi_snapshots_job, {"trigger": "cron", "minute": 0}),
 ]
 
 

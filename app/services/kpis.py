@@ -259,11 +259,11 @@ def exception_resolution_time(period: Period) -> Measure:
     found = _resolved_exceptions(period)
     rows = db.session.execute(select(found.c.opened, found.c.closed)).all()
     # a union loses the column types on SQLite, so the times are read back through the aware type
-    times = [(_aware(r.opened), _aware(r.closed)) for r in rows]
+    times = [(as_utc(r.opened), as_utc(r.closed)) for r in rows]
     return Measure(mean(hours_between(a, b) for a, b in times), len(times))
 
 
-def _aware(value) -> datetime:
+def as_utc(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -275,7 +275,7 @@ def exception_resolution_time_records(period: Period) -> Records:
     took = _seconds(found.c.opened, found.c.closed)
     stmt = select(found, took.label("took")).order_by(took.desc(), found.c.kind, found.c.id)
     return Records(("Order or payload", "Kind", "Reason", "Opened", "Resolved", "Hours"), stmt,
-                   lambda r: (r.number, r.kind, r.what, local_text(_aware(r.opened)), local_text(_aware(r.closed)),
+                   lambda r: (r.number, r.kind, r.what, local_text(as_utc(r.opened)), local_text(as_utc(r.closed)),
                               _hours(r.took)),
                    lambda r: ("retail.order_detail", {"order_id": r.id}) if r.kind == "hold"
                    else ("retail.exception_detail", {"delivery_id": r.id}))
@@ -374,7 +374,7 @@ def labour_utilisation_records(period: Period) -> Records:
     capacity = _capacity(period)
     picked: dict[tuple[int, date], int] = defaultdict(int)
     for warehouse_id, at, qty in db.session.execute(_picks(period)):
-        picked[(warehouse_id, _aware(at).astimezone(zone()).date())] += qty
+        picked[(warehouse_id, as_utc(at).astimezone(zone()).date())] += qty
     codes = dict(db.session.execute(select(Warehouse.id, Warehouse.code)).all())
     rows = sorted(((codes[wid], day.isoformat(), picked.get((wid, day), 0), cap) for (wid, day), cap in capacity.items()),
                   key=lambda r: (r[1], r[0]), reverse=True)
@@ -467,7 +467,7 @@ def pick_accuracy_records(period: Period) -> Records:
     found = union_all(scans, shorts).subquery()
     stmt = select(found).order_by(found.c.at.desc(), found.c.kind)
     return Records(("When", "Kind", "Shipment", "Batch", "Step or bin", "Expected", "Scanned or status", "Units short"),
-                   stmt, lambda r: (local_text(_aware(r.at)), r.kind, r.shipment, r.batch, r.what, r.expected,
+                   stmt, lambda r: (local_text(as_utc(r.at)), r.kind, r.shipment, r.batch, r.what, r.expected,
                                     r.found, r.qty or ""))
 
 

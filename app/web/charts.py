@@ -119,3 +119,90 @@ def pick_route_map(*, aisles: int, aisle_length: float, aisle_spacing: float, cr
                      f'font-size="9" fill="#1c2430">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _scale(values: Sequence[float], target: float | None) -> tuple[float, float]:
+    """The low and high ends of a value axis that shows every value and the target, with a little air."""
+    known = [v for v in values if v is not None] + ([target] if target is not None else [])
+    if not known:
+        return 0.0, 1.0
+    low, high = min(known), max(known)
+    if low == high:
+        low, high = low - (abs(low) * 0.1 or 1), high + (abs(high) * 0.1 or 1)
+    air = (high - low) * 0.08
+    return (0.0 if low >= 0 and low - air < 0 else low - air), high + air
+
+
+def _path(points: list[tuple[float, float | None]]) -> str:
+    """An SVG path through the points, lifting the pen over gaps (None values)."""
+    parts, pen_down = [], False
+    for x, y in points:
+        if y is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
+        pen_down = True
+    return " ".join(parts)
+
+
+def sparkline(values: Sequence[float | None], *, target: float | None = None, colour: str = "#1f4e79",
+              width: int = 160, height: int = 36, title: str = "") -> Markup:
+    """A small trend line with the target as a dashed rule; gaps where nothing was measured."""
+    pad = 3
+    low, high = _scale(values, target)
+    step = (width - 2 * pad) / max(1, len(values) - 1)
+
+    def y(v: float) -> float:
+        return height - pad - (v - low) / (high - low) * (height - 2 * pad)
+
+    points = [(pad + i * step, None if v is None else y(float(v))) for i, v in enumerate(values)]
+    parts = [f'<svg class="chart sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="{escape(title)}">']
+    if target is not None:
+        parts.append(f'<line x1="{pad}" x2="{width - pad}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+                     f'stroke="#7f8c8d" stroke-dasharray="3 3" stroke-width="1"/>')
+    parts.append(f'<path d="{_path(points)}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
+    last = next(((x, v) for x, v in reversed(points) if v is not None), None)
+    if last:
+        parts.append(f'<circle cx="{last[0]:.1f}" cy="{last[1]:.1f}" r="2.5" fill="{colour}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def trend_chart(labels: Sequence[str], values: Sequence[float | None], *, target: float | None = None,
+               fmt=None, colour: str = "#1f4e79", width: int = 720, height: int = 240, title: str = "") -> Markup:
+    """A line chart over time with value gridlines, the target as a labelled dashed line, and dated ends."""
+    fmt = fmt or _fmt
+    left, right, top, bottom = 64, 16, 12, 28
+    low, high = _scale(values, target)
+    inner_w, inner_h = width - left - right, height - top - bottom
+    step = inner_w / max(1, len(values) - 1)
+
+    def y(v: float) -> float:
+        return top + inner_h - (v - low) / (high - low) * inner_h
+
+    parts = [f'<svg class="chart line-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<title>{escape(title)}</title>']
+    for i in range(5):
+        value = low + (high - low) * i / 4
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+                     f'stroke="#dfe3e8" stroke-width="1"/>'
+                     f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{escape(fmt(value))}</text>')
+    if target is not None:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+                     f'stroke="#5b6675" stroke-dasharray="6 4" stroke-width="1.2"/>'
+                     f'<text x="{width - right}" y="{y(target) - 4:.1f}" text-anchor="end">target {escape(fmt(target))}</text>')
+    points = [(left + i * step, None if v is None else y(float(v))) for i, v in enumerate(values)]
+    parts.append(f'<path d="{_path(points)}" fill="none" stroke="{colour}" stroke-width="2"/>')
+    for (x, py), label, v in zip(points, labels, values):
+        if py is not None:
+            parts.append(f'<circle cx="{x:.1f}" cy="{py:.1f}" r="2" fill="{colour}"><title>{escape(label)}: '
+                         f'{escape(fmt(float(v)))}</title></circle>')
+    if labels:
+        parts.append(f'<text x="{left}" y="{height - 8}">{escape(labels[0])}</text>'
+                     f'<text x="{width - right}" y="{height - 8}" text-anchor="end">{escape(labels[-1])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+STANDING_COLOURS = {"ok": "#1e7a46", "warn": "#9a6200", "bad": "#b42318", "none": "#7f8c8d"}

@@ -16,6 +16,9 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Dashboard", "dashboard.home", "Overview"),
+    NavItem("Exception queues", "kpis.exception_overview", "Overview"),
+    NavItem("Today on the floor", "operations.board", "Overview"),
+    NavItem("KPIs", "kpis.index", "Overview"),
     NavItem("Order inbox", "retail.inbox", "Orders"),
     NavItem("Holds", "retail.holds", "Orders"),
     NavItem("Exceptions", "retail.exceptions", "Orders"),
