@@ -142,5 +142,25 @@ def set_channel_secret(channel_code: str, secret: str):
     click.echo(f"Webhook secret set for channel {channel.code}.")
 
 
+@click.command("plan-waves")
+@click.argument("warehouse")
+@click.option("--mode", type=click.Choice(["max_on_time", "min_labour"]), default="max_on_time", show_default=True)
+@click.option("--day", default=None, help="YYYY-MM-DD; today in the warehouse's time zone when left out.")
+@with_appcontext
+def plan_waves(warehouse: str, mode: str, day: str | None):
+    """Plan WAREHOUSE's waves for the day from its allocated shipments and save the labour plan."""
+    from datetime import date
+
+    from app.services.waves import plan_waves_for_code
+    try:
+        plan = plan_waves_for_code(warehouse, mode=mode, day=date.fromisoformat(day) if day else None)
+    except ValueError:
+        raise click.ClickException("--day must be a date like 2026-03-02.") from None
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Plan {plan.id} for {warehouse} on {plan.day}: {plan.orders} shipments in {sum(1 for w in plan.waves if w.members)} "
+               f"waves, {plan.late} late, {plan.unplanned} not planned, {plan.picker_hours} picker hours ({plan.solver_status}).")
+
+
 def commands():
-    return [seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders]
+    return [plan_waves, seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders]

@@ -47,6 +47,21 @@ def kpi_snapshots_job(app: Flask) -> str:
         return f"stored {take_snapshots()} KPI snapshots"
 
 
+def retry_labels_job(app: Flask) -> None:
+    from app.services.shipping import retry_label_requests
+    with app.app_context():
+        result = retry_label_requests()
+        if result["labelled"] or result["waiting"]:
+            log.info("label retry: %d labelled, %d still waiting for the carrier", result["labelled"], result["waiting"])
+
+
+def plan_waves_job(app: Flask) -> None:
+    from app.services.waves import plan_all_warehouses
+    with app.app_context():
+        for line in plan_all_warehouses():
+            log.info("wave plan: %s", line)
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
@@ -54,6 +69,8 @@ JOBS = [
     ("prune_history", prune_history_job, {"trigger": "cron", "hour": 3, "minute": 40}),
     ("routing", routing_job, {"trigger": "interval", "minutes": 1}),
     ("kpi_snapshots", kpi_snapshots_job, {"trigger": "cron", "minute": 0}),
+    ("retry_labels", retry_labels_job, {"trigger": "interval", "minutes": 5}),
+    ("plan_waves", plan_waves_job, {"trigger": "cron", "hour": 6, "minute": 30}),
 ]
 
 

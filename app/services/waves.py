@@ -347,3 +347,23 @@ def plan_summary(plan: WavePlan) -> dict:
     return {"orders": plan.orders, "on_time": on_time, "late": plan.late, "unplanned": plan.unplanned,
             "baseline_missed": plan.baseline_late, "picker_hours": plan.picker_hours,
             "baseline_picker_hours": plan.baseline_picker_hours}
+
+
+def plan_waves_for_code(code: str, *, mode: str = "max_on_time", day: date | None = None,
+                        user_id: int | None = None) -> WavePlan:
+    """Plan a warehouse's day by its code (the command line and the scheduled job)."""
+    warehouse = db.session.scalar(select(Warehouse).where(Warehouse.code == (code or "").strip().upper()))
+    if warehouse is None:
+        raise NotFound(f"No warehouse '{code}'.", field="warehouse")
+    return plan_waves(warehouse.id, mode=mode, day=day, user_id=user_id)
+
+
+def plan_all_warehouses(mode: str = "max_on_time") -> list[str]:
+    """Plan today's waves in every active warehouse that has shipments waiting; one summary line each."""
+    lines = []
+    for warehouse in db.session.scalars(select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.code)):
+        if not allocated_shipments(warehouse.id):
+            continue
+        plan = plan_waves(warehouse.id, mode=mode)
+        lines.append(f"{warehouse.code}: {plan.orders} shipments, {plan.late} late, {plan.unplanned} not planned")
+    return lines

@@ -75,7 +75,7 @@ def wave_gantt(waves: Sequence[dict], cutoffs: Sequence[tuple[str, float]], *, d
                      f'<rect x="{bx:.1f}" y="{y + 4}" width="{bw:.1f}" height="{row - 10}" rx="3" fill="{colour}">'
                      f'<title>{escape(wave["label"])}: {wave["orders"]} orders, {wave["pickers"]} pickers, '
                      f'{wave["late"]} at risk</title></rect>'
-                     f'<text x="{bx + 6:.1f}" y="{y + 17}" fill="#fff" class="on-bar">{wave["pickers"]}p · {wave["orders"]}</text>')
+                     f'<text x="{bx + 6:.1f}" y="{y + 17}" style="fill:#fff">{wave["pickers"]}p · {wave["orders"]}</text>')
         if wave["orders"]:
             packed = x(wave["end"] + pack_minutes)
             parts.append(f'<line x1="{x(wave["end"]):.1f}" y1="{y + row / 2:.1f}" x2="{packed:.1f}" y2="{y + row / 2:.1f}" '

@@ -93,7 +93,7 @@ def gantt_for(plan: WavePlan):
     minute = lambda moment: (lambda t: t.hour * 60 + t.minute)(moment.astimezone(zone))  # noqa: E731
     rows = [{"label": w.number, "start": minute(w.starts_at), "end": minute(w.ends_at), "pickers": w.pickers,
              "orders": len(w.members), "late": sum(1 for m in w.members if not m.on_time)} for w in plan.waves]
-    cutoffs = sorted({(m.carrier.split(" ")[0] + " " + m.cutoff_at.astimezone(zone).strftime("%H:%M"),
+    cutoffs = sorted({(m.carrier + " " + m.cutoff_at.astimezone(zone).strftime("%H:%M"),
                        minute(m.cutoff_at)) for w in plan.waves for m in w.members}, key=lambda c: c[1])
     end = max([r["end"] for r in rows] + [c[1] for c in cutoffs] + [start + 60]) + 30
     from app.services.settings import get_setting
