@@ -41,6 +41,10 @@ NAV: list[NavItem] = [
     NavItem("Warehouses", "catalog.warehouses", "Stock"),
     NavItem("Adjust stock", "stock.adjust", "Stock"),
     NavItem("Users", "admin.users", "Admin"),
+    NavItem("Master data", "admin.master_data", "Admin"),
+    NavItem("Settings", "admin.settings", "Admin"),
+    NavItem("Audit log", "admin.audit_log", "Admin"),
+    NavItem("Webhooks", "admin.webhooks", "Admin"),
     NavItem("Scheduled jobs", "admin.jobs", "Admin"),
 ]
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 22:01:12.878500
+Create Date: 2026-11-26 22:08:41.179518
 
 """
 from alembic import op
