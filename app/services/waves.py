@@ -133,6 +133,19 @@ def shift_for(warehouse: Warehouse) -> Shift:
                  max(1, warehouse.shift_hours * 60 // wave_minutes))
 
 
+def default_plan_day(warehouse: Warehouse, now: datetime | None = None) -> date:
+    """Today while the shift has a wave left to start, else the next working day."""
+    local_now = (now or utcnow()).astimezone(local_zone(warehouse))
+    shift = shift_for(warehouse)
+    last_start = _minutes(shift.start) + (shift.waves - 1) * shift.wave_minutes
+    day = local_now.date()
+    if local_now.hour * 60 + local_now.minute > last_start:
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
 def _release_minutes(warehouse: Warehouse, day: date, shift: Shift, now: datetime) -> int:
     local_now = now.astimezone(local_zone(warehouse))
     if day > local_now.date():
@@ -198,7 +211,7 @@ def plan_waves(warehouse_id: int, *, mode: str = "max_on_time", day: date | None
     """Plan the day's waves for a warehouse's allocated shipments; saves the plan and the labour plan."""
     warehouse = warehouse_or_404(warehouse_id)
     now = now or utcnow()
-    day = day or local_today(warehouse, now)
+    day = day or default_plan_day(warehouse, now)
     shift = shift_for(warehouse)
     _check_plan_input(mode, pickers, max_pickers, shift.waves)
     instance, cutoffs = build_instance(warehouse, day, mode, pickers=pickers, max_pickers=max_pickers, now=now)

@@ -34,9 +34,9 @@ def _chosen_warehouse(code: str | None) -> Warehouse | None:
 
 def _day(raw: str | None, warehouse: Warehouse) -> date:
     try:
-        return date.fromisoformat(raw) if raw else wave_service.local_today(warehouse)
+        return date.fromisoformat(raw) if raw else wave_service.default_plan_day(warehouse)
     except ValueError:
-        return wave_service.local_today(warehouse)
+        return wave_service.default_plan_day(warehouse)
 
 
 @bp.route("/waves")
