@@ -162,5 +162,19 @@ def plan_waves(warehouse: str, mode: str, day: str | None):
                f"waves, {plan.late} late, {plan.unplanned} not planned, {plan.picker_hours} picker hours ({plan.solver_status}).")
 
 
+@click.command("replenish")
+@with_appcontext
+def replenish():
+    """Forecast every SKU in every warehouse and suggest what to buy: the nightly run, now."""
+    from app.services.replenishment import run_replenishment
+    try:
+        run = run_replenishment(trigger="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    accuracy = f"MASE {run.mean_mase:.2f}" if run.mean_mase is not None else "no accuracy yet"
+    click.echo(f"Replenishment run {run.id}: {run.series} forecasts over {run.skus} SKUs in {run.seconds:.1f} s, "
+               f"{run.suggestions} to buy, {accuracy}.")
+
+
 def commands():
-    return [plan_waves, seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders]
+    return [plan_waves, seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders, replenish]

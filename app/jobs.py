@@ -62,9 +62,17 @@ def plan_waves_job(app: Flask) -> None:
             log.info("wave plan: %s", line)
 
 
+def replenishment_job(app: Flask) -> str:
+    from app.services.replenishment import run_replenishment
+    with app.app_context():
+        run = run_replenishment(trigger="nightly")
+        return f"replenishment run {run.id}: {run.series} forecasts, {run.suggestions} to buy, {run.seconds:.1f} s"
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
+    ("replenishment", replenishment_job, {"trigger": "cron", "hour": 3, "minute": 30}),
     ("deliver_events", deliver_events_job, {"trigger": "interval", "seconds": 30}),
     ("prune_history", prune_history_job, {"trigger": "cron", "hour": 3, "minute": 40}),
     ("routing", routing_job, {"trigger": "interval", "minutes": 1}),

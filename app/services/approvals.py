@@ -177,3 +177,25 @@ def _payload(request: ApprovalRequest) -> dict:
     return {"kind": request.kind, "subject_type": request.subject_type, "subject_id": request.subject_id,
             "amount": str(request.amount) if request.amount is not None else None, "status": request.status,
             "approver_role": request.approver_role}
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
+
+def inbox_for(user: User, kind: str = "", page: int = 1):
+    """Pending requests this person's role decides (every one for admin), oldest first."""
+    from app.services.queries import paginate
+    stmt = select(ApprovalRequest).where(ApprovalRequest.status == PENDING)
+    if user.role != Role.ADMIN.value:
+        stmt = stmt.where(ApprovalRequest.approver_role == user.role)
+    if kind:
+        stmt = stmt.where(ApprovalRequest.kind == kind)
+    return paginate(stmt.order_by(ApprovalRequest.created_at, ApprovalRequest.id), page, 25)
+
+
+def requests_by(user_id: int, status: str = "", page: int = 1):
+    """The requests a person made, newest first."""
+    from app.services.queries import paginate
+    stmt = select(ApprovalRequest).where(ApprovalRequest.requested_by_id == user_id)
+    if status:
+        stmt = stmt.where(ApprovalRequest.status == status)
+    return paginate(stmt.order_by(ApprovalRequest.created_at.desc(), ApprovalRequest.id.desc()), page, 25)

@@ -144,7 +144,7 @@ def _history(rng: random.Random, suppliers: dict[str, Supplier], offers: dict[st
 def _one_order(rng, supplier: Supplier, warehouse: Warehouse, chosen: list[SupplierSku], demand: dict[int, float],
                created: datetime, buyer: User | None) -> PurchaseOrder:
     sent = created + timedelta(hours=rng.randint(1, 20))
-    po = PurchaseOrder(number=f"demo-{rng.random()}", supplier=supplier, warehouse=warehouse, status="sent",
+    po = PurchaseOrder(number=f"demo-{rng.getrandbits(48):x}", supplier=supplier, warehouse=warehouse, status="sent",
                        currency=supplier.currency, exchange_rate=exchange_rate(supplier.currency),
                        terms=_terms_summary(supplier), source="demo", created_by_id=buyer.id if buyer else None,
                        created_at=created, sent_at=sent)
@@ -309,7 +309,7 @@ def _awaiting_approval(offers: dict[str, list[SupplierSku]], suppliers: dict[str
     warehouse = db.session.scalar(select(Warehouse).where(Warehouse.code == "LON"))
     if buyer is None or not catalogue or warehouse is None:
         return 0
-    lines = [LineInput(o.sku_id, max(o.moq, o.pack_size * 30)) for o in catalogue]
+    lines = [LineInput(o.sku_id, max(o.moq, o.pack_size * 12)) for o in catalogue]
     po = draft_purchase_order(suppliers["NORTHLOOM"].id, warehouse.id, lines, user_id=buyer.id, source="manual",
                               note="Autumn range: knitwear and hoodies ahead of the cold months.")
     send_purchase_order(po.id, user_id=buyer.id)

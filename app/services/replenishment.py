@@ -46,6 +46,9 @@ from app.services.settings import get_setting
 DEFAULT_LEAD_TIME_DAYS = 14  # for SKUs no supplier offers: enough to show a reorder point, never to order
 RUNS_WITH_DETAIL = 10  # older runs keep their summary row; their per-SKU lines are pruned
 STALE_RUN = timedelta(hours=2)
+# A slow seller's reorder point can sit a fraction of a unit above zero; a pack (or a minimum order) bought
+# for less than half a unit of expected need is stock that will not sell.
+MIN_NEED_UNITS = 0.5
 MAX_PROMOTION_UPLIFT = 1000
 
 
@@ -236,10 +239,15 @@ def plan_series(daily: tuple[float, ...] | list[float], std_daily: float, positi
     order_up_to = trigger.units + mean_daily * policy.cycle_days
     suggestion = suggest_order(position.available, position.on_order + position.in_transit, position.backorders,
                                trigger, order_up_to, terms.pack_size, terms.moq, unit_cost=terms.unit_cost)
+    qty, value, wording = suggestion.qty, suggestion.value, suggestion.reason
+    need = order_up_to - position.units
+    if qty and need < MIN_NEED_UNITS:
+        qty, value = 0, None
+        wording = (f"position {position.units} ≤ reorder point {trigger.units:.1f}, but only {need:.1f} units are "
+                   f"needed to reach {order_up_to:.1f}; no order")
     projection = project_stock(position.available - position.backorders, daily, position.arrivals)
-    reason = _reason(position, suggestion.reason, terms)
-    return Plan(mean_daily, safety, trigger.units, order_up_to, suggestion.qty, reason, suggestion.value, projection,
-                _reorder_day(position.units, daily, trigger.units), lead_days)
+    return Plan(mean_daily, safety, trigger.units, order_up_to, qty, _reason(position, wording, terms), value,
+                projection, _reorder_day(position.units, daily, trigger.units), lead_days)
 
 
 def _reason(position: Position, wording: str, terms: Terms) -> str:
@@ -618,6 +626,22 @@ class ScenarioRow:
     first_day: int
     last_day: int
     days_shown: int
+    today: date
+
+    @property
+    def runs_out_without(self) -> date | None:
+        return self._date(self.without.first_stockout_day)
+
+    @property
+    def runs_out_with(self) -> date | None:
+        return self._date(self.with_promotion.first_stockout_day)
+
+    @property
+    def arrival_date(self) -> date:
+        return self.today + timedelta(days=self.arrival_day)
+
+    def _date(self, day: int | None) -> date | None:
+        return self.today + timedelta(days=day) if day is not None else None
 
     @property
     def extra_demand(self) -> float:
@@ -711,7 +735,7 @@ def _scenario_row(line: ReplenishmentLine, positions, uplift_pct: Decimal, start
     qty = _whole_packs(extra, line.pack_size, line.moq)
     value = (line.unit_cost * qty).quantize(Decimal("0.01")) if line.unit_cost is not None and qty else None
     return ScenarioRow(line, without, with_promotion, sum(daily[first:last]), sum(boosted[first:last]),
-                       line.safety_stock, qty, value, arrival, first, last, shown)
+                       line.safety_stock, qty, value, arrival, first, last, shown, today)
 
 
 def _shortfall(projection: StockProjection, safety: float, window: range) -> float:

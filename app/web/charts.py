@@ -206,3 +206,66 @@ def trend_chart(labels: Sequence[str], values: Sequence[float | None], *, target
 
 
 STANDING_COLOURS = {"ok": "#1e7a46", "warn": "#9a6200", "bad": "#b42318", "none": "#7f8c8d"}
+
+
+def line_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
+               colours: dict[str, str] | None = None, band: tuple[int, int] | None = None, band_label: str = "",
+               bars: str | None = None, width: int = 640, height: int = 220, title: str = "") -> Markup:
+    """Lines over days (None leaves a gap), a zero line when values go negative, an optional shaded band of days
+    and an optional series drawn as bars; x labels every week."""
+    colours = colours or {}
+    left, right, top, bottom = 44, 12, 12, 26
+    values = [float(v) for points in series.values() for v in points if v is not None] or [0.0]
+    low, high = min(0.0, min(values)), max(values)
+    high = high if high > low else low + 1
+    step = (width - left - right) / max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(v: float) -> float:
+        return top + (high - v) * (height - top - bottom) / (high - low)
+
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    if band is not None and band[1] > band[0]:
+        parts.append(f'<rect x="{x(band[0]) - step / 2:.1f}" y="{top}" width="{(band[1] - band[0]) * step:.1f}" '
+                     f'height="{height - top - bottom}" fill="#fdf1dc"><title>{escape(band_label)}</title></rect>')
+    for tick in (low, (low + high) / 2, high):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e3e7ec"/>'
+                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
+    if low < 0:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#c0504d" '
+                     f'stroke-dasharray="4 3"/>')
+    every = 7 * max(1, -(-len(labels) // 56))  # a label a week, or a fortnight on long charts
+    for i in range(0, len(labels), every):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{escape(labels[i])}</text>')
+    for index, (name, points) in enumerate(series.items()):
+        colour = colours.get(name, PALETTE[index % len(PALETTE)])
+        if name == bars:
+            parts += _bar_marks(points, x, y, step, colour, name)
+        else:
+            parts += _line_marks(points, x, y, colour, name)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _line_marks(points, x, y, colour: str, name: str) -> list[str]:
+    runs, current = [], []
+    for i, value in enumerate(points):
+        if value is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(f"{x(i):.1f},{y(float(value)):.1f}")
+    if current:
+        runs.append(current)
+    return [f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}">'
+            f'<title>{escape(name)}</title></polyline>' for run in runs]
+
+
+def _bar_marks(points, x, y, step: float, colour: str, name: str) -> list[str]:
+    width = max(step * 0.7, 1.0)
+    return [f'<rect x="{x(i) - width / 2:.1f}" y="{min(y(float(v)), y(0)):.1f}" width="{width:.1f}" '
+            f'height="{abs(y(0) - y(float(v))):.1f}" fill="{colour}" opacity="0.55"><title>{escape(name)}: '
+            f'{_fmt(float(v))}</title></rect>' for i, v in enumerate(points) if v]

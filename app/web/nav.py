@@ -16,6 +16,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Dashboard", "dashboard.home", "Overview"),
+    NavItem("Approvals", "approvals.inbox", "Overview"),
     NavItem("Exception queues", "kpis.exception_overview", "Overview"),
     NavItem("Today on the floor", "operations.board", "Overview"),
     NavItem("KPIs", "kpis.index", "Overview"),
@@ -34,6 +35,7 @@ NAV: list[NavItem] = [
     NavItem("Replenishment", "procurement.replenishment", "Purchasing"),
     NavItem("Purchase orders", "procurement.purchase_orders", "Purchasing"),
     NavItem("Suppliers", "procurement.suppliers", "Purchasing"),
+    NavItem("Promotions", "procurement.scenarios", "Purchasing"),
     NavItem("Returns", "returns.rmas", "Returns"),
     NavItem("Journal", "finance.journal", "Finance"),
     NavItem("Margins", "finance.margins", "Finance"),
