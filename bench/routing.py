@@ -52,7 +52,7 @@ def _warehouses(rng: random.Random, homes: dict[str, int], units: int) -> list[d
     warehouses = []
     for k, wid in enumerate(homes):
         binding = k % 2 == 1 or rng.random() < 0.2
-        capacity = int(fair_share * rng.uniform(0.45, 0.85)) if binding else None
+        capacity = int(fair_share * rng.uniform(0.6, 0.9)) if binding else None
         warehouses.append({"id": wid, "capacity_units": capacity, "handling_cost_per_unit": round(rng.uniform(0.3, 0.6), 2)})
     return warehouses
 
@@ -97,12 +97,13 @@ def _geometric(rng: random.Random, p: float) -> int:
 
 
 def _stock(rng: random.Random, warehouses: list[str], skus: list[str], demand: dict[str, int]) -> list[dict]:
-    """Popular SKUs sit in more warehouses; supply is 0.6 to 1.6 times demand, spread unevenly."""
+    """Popular SKUs sit in more warehouses; one SKU in seven is short overall; stock is spread unevenly."""
     stock = []
     for rank, sku in enumerate(skus):
         spread = 1 + sum(rng.random() < 0.75 - 0.5 * rank / len(skus) for _ in warehouses[1:])
         holders = rng.sample(warehouses, spread)
-        supply = round(max(demand.get(sku, 0), 1) * rng.uniform(0.6, 1.6)) + rng.randint(0, 2)
+        cover = rng.uniform(0.5, 0.95) if rng.random() < 0.15 else rng.uniform(1.1, 2.5)
+        supply = round(max(demand.get(sku, 0), 1) * cover) + rng.randint(0, 2)
         weights = [rng.uniform(0.2, 1.0) for _ in holders]
         for wid, weight in zip(holders, weights):
             qty = round(supply * weight / sum(weights))

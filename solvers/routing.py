@@ -443,7 +443,7 @@ def _fill_line_by_line(problem: RoutingProblem, order: Order, ranked: list[str],
 def _result(
     problem: RoutingProblem, status: str, allocations: list[Allocation], bound: float | None, seconds: float
 ) -> RoutingResult:
-    allocations = sorted(allocations, key=lambda a: (a.order, a.sku, a.warehouse))
+    allocations = _merged(allocations)
     costs = order_costs(problem, allocations)
     objective = sum(costs.values())
     if bound is not None:
@@ -457,6 +457,14 @@ def _result(
         unfilled=tuple(_unfilled(problem, allocations)),
         orders=tuple(_order_plans(problem, allocations, costs)),
     )
+
+
+def _merged(allocations: Iterable[Allocation]) -> list[Allocation]:
+    """One allocation per (order, sku, warehouse), sorted."""
+    totals = defaultdict(int)
+    for a in allocations:
+        totals[(a.order, a.sku, a.warehouse)] += a.qty
+    return [Allocation(o, s, w, q) for (o, s, w), q in sorted(totals.items()) if q > 0]
 
 
 def _unfilled(problem: RoutingProblem, allocations: list[Allocation]) -> list[Unfilled]:
@@ -538,6 +546,7 @@ def _reason(order: Order, warehouses: tuple[str, ...], shipped: int, options: di
 # ---------------------------------------------------------------- optimiser
 
 _FULL_MODEL_ARCS = 20_000  # up to this many (order, sku, warehouse) choices CP-SAT gets the whole model
+_BLOCK_ORDERS = 120  # CP-SAT closes blocks of this many fractional orders in seconds
 _TIME_RESERVE_S = 0.15  # share of the time limit kept for reading, checking and explaining the plan
 
 
@@ -553,20 +562,31 @@ class _Structure:
     split_penalty: float
     max_shipments: int | None
     constant: float  # the unfilled penalty of shipping nothing; each shipped unit earns its share back
+    forced: set[tuple[int, str]]  # (order index, warehouse) shipments decided on: y fixed to 1
 
 
-def _structure(problem: RoutingProblem, orders: list[Order], stock: Mapping, capacity: Mapping) -> _Structure:
-    shipments, arcs = {}, []
+def _structure(
+    problem: RoutingProblem,
+    orders: list[Order],
+    stock: Mapping,
+    capacity: Mapping,
+    decided: Mapping[str, tuple[str, ...]] | None = None,
+) -> _Structure:
+    """Choices of `orders`; an order in `decided` ships from exactly those warehouses (none: unfilled)."""
+    decided = decided or {}
+    shipments, arcs, forced = {}, [], set()
     for i, order in enumerate(orders):
-        for w in problem.reachable(order.zone):
+        for w in decided.get(order.id, problem.reachable(order.zone)):
             order_arcs = _arcs(problem, i, order, w, stock, capacity[w])
             if order_arcs:
                 shipments[(i, w)] = problem.shipment_cost(order, w)
                 arcs += order_arcs
+                if order.id in decided:
+                    forced.add((i, w))
     unfilled = sum(problem.unit_penalty(order) * order.units for order in orders)
     return _Structure(
         orders, shipments, arcs, dict(stock), dict(capacity), problem.split_penalty, problem.max_shipments_per_order,
-        unfilled,
+        unfilled, forced,
     )
 
 
@@ -583,7 +603,7 @@ def _arcs(problem: RoutingProblem, i: int, order: Order, w: str, stock: Mapping,
 class _LinearSink:
     """What the model writer needs from a solver: variables, at-most constraints, an objective."""
 
-    def var(self, upper: int, boolean: bool) -> Any: ...
+    def var(self, upper: int, boolean: bool, lower: int = 0) -> Any: ...
 
     def at_most(self, terms: list[tuple[int, Any]], rhs: int) -> None: ...
 
@@ -592,7 +612,7 @@ class _LinearSink:
 
 def _write_model(structure: _Structure, sink: _LinearSink) -> tuple[dict, list]:
     """Variables y[order, warehouse] and x[arc], the hard constraints, and the plan cost."""
-    y = {key: sink.var(1, True) for key in structure.shipments}
+    y = {key: sink.var(1, True, lower=int(key in structure.forced)) for key in structure.shipments}
     x = [sink.var(ub, False) for (_, _, _, ub, _) in structure.arcs]
     for var, (i, _, w, ub, _) in zip(x, structure.arcs):
         sink.at_most([(1, var), (-ub, y[(i, w)])], 0)
@@ -641,15 +661,17 @@ def _resource_limits(structure: _Structure, x: list, sink: _LinearSink) -> None:
             sink.at_most([(1, var) for _, var in terms], room)
 
 
-class _GlopSink(_LinearSink):
-    """The LP relaxation, for GLOP."""
+class _LpSink(_LinearSink):
+    """The LP relaxation, for GLOP (small models) or HiGHS's interior point method (large ones)."""
 
-    def __init__(self):
-        self.solver = pywraplp.Solver.CreateSolver("GLOP")
+    def __init__(self, large: bool):
+        self.solver = pywraplp.Solver.CreateSolver("HIGHS_LP" if large else "GLOP")
+        if large:
+            self.solver.SetSolverSpecificParametersAsString("solver=ipm")
         self.infinity = self.solver.infinity()
 
-    def var(self, upper: int, boolean: bool) -> Any:
-        return self.solver.NumVar(0.0, float(upper), "")
+    def var(self, upper: int, boolean: bool, lower: int = 0) -> Any:
+        return self.solver.NumVar(float(lower), float(upper), "")
 
     def at_most(self, terms: list[tuple[int, Any]], rhs: int) -> None:
         constraint = self.solver.Constraint(-self.infinity, float(rhs))
@@ -672,7 +694,7 @@ class _Relaxation:
 
 def _solve_lp(structure: _Structure, seconds: float) -> _Relaxation | None:
     """The LP relaxation: a proven lower bound and a mostly integral plan."""
-    sink = _GlopSink()
+    sink = _LpSink(large=len(structure.arcs) > _FULL_MODEL_ARCS)
     y, x = _write_model(structure, sink)
     sink.solver.SetTimeLimit(max(1, int(seconds * 1000)))
     if sink.solver.Solve() != pywraplp.Solver.OPTIMAL:
@@ -691,8 +713,8 @@ class _CpSatSink(_LinearSink):
         self.model = cp_model.CpModel()
         self.scale = scale
 
-    def var(self, upper: int, boolean: bool) -> Any:
-        return self.model.NewBoolVar("") if boolean else self.model.NewIntVar(0, upper, "")
+    def var(self, upper: int, boolean: bool, lower: int = 0) -> Any:
+        return self.model.NewIntVar(lower, upper, "")
 
     def at_most(self, terms: list[tuple[int, Any]], rhs: int) -> None:
         self.model.Add(cp_model.LinearExpr.WeightedSum([v for _, v in terms], [c for c, _ in terms]) <= rhs)
@@ -814,21 +836,104 @@ def _best_bound(*bounds: float | None) -> float | None:
 def _solve_rest_of_relaxation(
     problem: RoutingProblem, everything: _Structure, relaxation: _Relaxation, clock: _Clock, progress: Progress | None
 ) -> _Outcome:
-    """Keep the orders the LP already routes integrally; route the others with CP-SAT on what is left."""
+    """Keep the orders the LP already routes integrally; route the others with CP-SAT, block by block."""
     settled, open_orders = _integral_orders(everything, relaxation)
-    fixed = _allocations(everything, relaxation.x, set(settled))
+    allocations = _allocations(everything, relaxation.x, set(settled))
     left = _Resources(problem)
-    for a in fixed:
+    for a in allocations:
         left.take(a.warehouse, a.sku, a.qty)
-    fixed_cost = sum(order_costs(problem, fixed)[everything.orders[i].id] for i in settled) if settled else 0.0
-    rest = _structure(problem, [everything.orders[i] for i in open_orders], left.stock, left.capacity)
+    blocks = _blocks(everything, open_orders)
+    shares = _lp_shares(everything, relaxation, blocks, left)
+    for done, (block, share) in enumerate(zip(blocks, shares)):
+        seconds = clock.left() / (len(blocks) - done)
+        allocations += _route_block(problem, [everything.orders[i] for i in block], share, left, seconds)
+        _report(progress, evaluate(problem, allocations), relaxation.objective, clock.fraction())
+    allocations += _top_up(problem, allocations, left)
+    return _Outcome("feasible", allocations, relaxation.objective)
 
-    def on_solution(value: float, _: float | None) -> None:
-        _report(progress, fixed_cost + value, relaxation.objective, clock.fraction())
 
-    plan = _solve_cp(rest, clock.left(), on_solution if progress else None, exact_stop=False) if rest.orders else None
-    routed = plan.allocations if plan else _greedy(problem, rest.orders, left)
-    return _Outcome("feasible", fixed + routed, relaxation.objective)
+def _blocks(structure: _Structure, orders: list[int]) -> list[list[int]]:
+    """Orders grouped by shared SKUs (connected components), packed into blocks CP-SAT solves quickly."""
+    parent: dict[Any, Any] = {}
+
+    def root(node: Any) -> Any:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for i in orders:
+        for sku in structure.orders[i].demand:
+            parent[root(("order", i))] = root(("sku", sku))
+    components = defaultdict(list)
+    for i in orders:
+        components[root(("order", i))].append(i)
+    blocks: list[list[int]] = [[]]
+    for component in sorted(components.values(), key=len, reverse=True):
+        for start in range(0, len(component), _BLOCK_ORDERS):
+            piece = component[start : start + _BLOCK_ORDERS]
+            if len(blocks[-1]) + len(piece) > _BLOCK_ORDERS:
+                blocks.append([])
+            blocks[-1].extend(piece)
+    return [block for block in blocks if block]
+
+
+def _lp_shares(
+    structure: _Structure, relaxation: _Relaxation, blocks: list[list[int]], left: _Resources
+) -> list[tuple[dict, dict]]:
+    """Per block, the stock and capacity its orders use in the LP (rounded up) plus what nobody uses."""
+    block_of = {i: b for b, block in enumerate(blocks) for i in block}
+    stock_use = [defaultdict(float) for _ in blocks]
+    room_use = [defaultdict(float) for _ in blocks]
+    total_stock, total_room = defaultdict(float), defaultdict(float)
+    for value, (i, sku, w, _, _) in zip(relaxation.x, structure.arcs):
+        if i in block_of and value > _EPS:
+            stock_use[block_of[i]][(w, sku)] += value
+            room_use[block_of[i]][w] += value
+            total_stock[(w, sku)] += value
+            total_room[w] += value
+    spare_stock = {key: max(0.0, qty - total_stock[key]) for key, qty in left.stock.items()}
+    spare_room = {w: None if room is None else max(0.0, room - total_room[w]) for w, room in left.capacity.items()}
+    shares = []
+    for b in range(len(blocks)):
+        stock = {key: math.ceil(stock_use[b][key] + spare_stock[key] - _EPS) for key in left.stock}
+        room = {w: None if r is None else math.ceil(room_use[b][w] + r - _EPS) for w, r in spare_room.items()}
+        shares.append((stock, room))
+    return shares
+
+
+def _route_block(
+    problem: RoutingProblem, orders: list[Order], share: tuple[dict, dict], left: _Resources, seconds: float
+) -> list[Allocation]:
+    """CP-SAT on one block within its LP share of what is left; greedy if it finds nothing in time."""
+    stock = {key: min(qty, share[0].get(key, 0)) for key, qty in left.stock.items()}
+    room = {w: r if share[1][w] is None else min(r if r is not None else math.inf, share[1][w]) for w, r in left.capacity.items()}
+    room = {w: (None if r is None else int(r)) for w, r in room.items()}
+    structure = _structure(problem, orders, stock, room)
+    plan = _solve_cp(structure, seconds, None, exact_stop=False) if structure.arcs else None
+    allocations = plan.allocations if plan else _greedy(problem, orders, _Resources(problem, stock, room))
+    for a in allocations:
+        left.take(a.warehouse, a.sku, a.qty)
+    return allocations
+
+
+def _top_up(problem: RoutingProblem, allocations: list[Allocation], left: _Resources) -> list[Allocation]:
+    """Unfilled units that a warehouse already shipping the order still has in stock and capacity."""
+    shipped, used = defaultdict(int), _warehouses_per_order(allocations)
+    for a in allocations:
+        shipped[(a.order, a.sku)] += a.qty
+    extra = []
+    for order_id, warehouses in used.items():
+        order = problem.order[order_id]
+        for sku, demand in order.demand.items():
+            for w in warehouses:
+                missing = demand - shipped[(order_id, sku)]
+                qty = int(min(missing, left.stock.get((w, sku), 0), left.room(w)))
+                if qty > 0 and problem.warehouse[w].handling_cost_per_unit < problem.unit_penalty(order):
+                    left.take(w, sku, qty)
+                    shipped[(order_id, sku)] += qty
+                    extra.append(Allocation(order_id, sku, w, qty))
+    return extra
 
 
 def _integral_orders(structure: _Structure, relaxation: _Relaxation) -> tuple[list[int], list[int]]:
@@ -883,3 +988,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
