@@ -220,6 +220,12 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
         "Available units at the end of the period ÷ mean units shipped per day over the 28 days before it.",
         Unit.DAYS, Decimal(21), Direction.UP, Role.PROCUREMENT, window_days=28,
         records="SKUs by days of cover, shortest first."),
+    KpiDefinition(
+        "return_cycle_time", "Return cycle time",
+        "Mean days from a return's units being received at the warehouse to its refund being issued, over RMAs "
+        "refunded in the period.",
+        Unit.DAYS, Decimal(5), Direction.DOWN, Role.RETURNS,
+        records="The RMAs refunded in the period, slowest first."),
 )
 
 BY_CODE = {d.code: d for d in DEFINITIONS}

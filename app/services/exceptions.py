@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.domain.orders import OPEN_ORDER_STATUSES
+from app.domain.returns import RmaStatus
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import Channel, Location, Sku, Warehouse
 from app.models.orders import InboundDelivery, Order, OrderHold, Shipment
+from app.models.returns import Rma
 from app.models.types import utcnow
 from app.models.warehouse_ops import CountLine, CountTask, ShortPick
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
@@ -173,3 +175,20 @@ def failed_deliveries() -> Records:
     return Records(("Delivery", "Subscription", "Event", "Status", "Attempts", "Last error", "Since"), stmt,
                    lambda r: (f"#{r.id}", r.subscription, f"{r.event_type} #{r.event_id}", r.status, r.attempts,
                               r.last_error, local_text(r.opened)))
+
+
+STUCK_RETURN_DAYS = 3
+
+
+@queue("stuck_returns", "Returns waiting for inspection", Role.RETURNS,
+       f"RMAs received more than {STUCK_RETURN_DAYS} days ago whose units have not been inspected.")
+def stuck_returns() -> Records:
+    stmt = (select(Rma.id, Rma.number, Order.number.label("order"), Warehouse.code.label("warehouse"),
+                   Rma.customer_name, Rma.received_at.label("opened"))
+            .join(Order, Order.id == Rma.order_id).join(Warehouse, Warehouse.id == Rma.warehouse_id)
+            .where(Rma.status == RmaStatus.RECEIVED.value,
+                   Rma.received_at < utcnow() - timedelta(days=STUCK_RETURN_DAYS))
+            .order_by(Rma.received_at, Rma.id))
+    return Records(("RMA", "Order", "Warehouse", "Customer", "Received"), stmt,
+                   lambda r: (r.number, r.order, r.warehouse, r.customer_name, local_text(r.opened)),
+                   lambda r: ("returns.rma_detail", {"rma_id": r.id}))

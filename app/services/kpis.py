@@ -27,6 +27,7 @@ from app.models import Location, Sku, StockMove, Warehouse
 from app.models.kpis import KpiSnapshot
 from app.models.orders import InboundDelivery, Order, OrderHold, OrderLine, OrderTransition, Shipment, ShipmentLine
 from app.models.purchasing import PurchaseOrder, Receipt
+from app.models.returns import Rma
 from app.models.routing import RoutingRun
 from app.models.types import utcnow
 from app.models.warehouse_ops import BoxType, CountLine, CountTask, Package, PickBatch, PickScan, ShortPick
@@ -644,6 +645,30 @@ def stock_cover_records(period: Period) -> Records:
                    lambda r: ("catalog.sku_detail", {"sku_id": r.id}))
 
 
+# --- returns ------------------------------------------------------------------------------------------------------
+
+def _refunded_in(period: Period) -> Select:
+    return (select(Rma.id, Rma.number, Rma.received_at, Rma.refunded_at, Order.number.label("order"))
+            .join(Order, Order.id == Rma.order_id)
+            .where(Rma.refunded_at >= period.start, Rma.refunded_at < period.end, Rma.received_at.is_not(None)))
+
+
+@kpi("return_cycle_time")
+def return_cycle_time(period: Period) -> Measure:
+    rows = db.session.execute(_refunded_in(period)).all()
+    return Measure(mean(days_between(r.received_at, r.refunded_at) for r in rows), len(rows))
+
+
+@records_of("return_cycle_time")
+def return_cycle_time_records(period: Period) -> Records:
+    took = _seconds(Rma.received_at, Rma.refunded_at)
+    stmt = _refunded_in(period).add_columns(took.label("took")).order_by(took.desc(), Rma.id)
+    return Records(("RMA", "Order", "Received", "Refunded", "Days"), stmt,
+                   lambda r: (r.number, r.order, local_text(r.received_at), local_text(r.refunded_at),
+                              f"{Decimal(str(r.took or 0)) / 86_400:.1f}"),
+                   lambda r: ("returns.rma_detail", {"rma_id": r.id}))
+
+
 # --- reading values and records ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -748,3 +773,41 @@ def trend(code: str, days: int = TREND_DAYS, now: datetime | None = None) -> lis
 
 def trends(codes: list[str], days: int = TREND_DAYS) -> dict[str, list[tuple[date, Decimal | None]]]:
     return {code: trend(code, days) for code in codes}
+
+
+# --- the document ----------------------------------------------------------------------------------------------------
+
+KPI_DOCUMENT = "docs/KPIS.md"
+
+
+def kpi_document() -> str:
+    """docs/KPIS.md, written from the registered definitions so the document cannot drift from the code."""
+    from app.domain.kpis import Unit
+    targets = {Unit.PERCENT: lambda t: f"{(t * 100).normalize():f} %", Unit.HOURS: lambda t: f"{t:g} h",
+               Unit.DAYS: lambda t: f"{t:g} days", Unit.MONEY: lambda t: f"£{t:.2f}"}
+    lines = ["# KPIs", "",
+             "Generated from `app/domain/kpis.py` and the registry in `app/services/kpis.py` (regenerate with",
+             "`.venv/bin/python -c \"from app.services.kpis import write_kpi_document; write_kpi_document()\"`;",
+             "tests/services/test_kpis_document.py fails when this file is stale).", "",
+             "Each KPI is measured over a trailing window ending now, served by `GET /api/v1/kpis`, snapshotted every",
+             "hour by the `kpi_snapshots` job (table `kpi_snapshots`), and drawn on the dashboard of the role that",
+             "owns it. Its page (`/kpis/<code>`) lists the records behind the figure, exportable as CSV. A value",
+             "meets its target, is near it (missing by less than 10 % of the target), or is off it.", "",
+             "| KPI | code | unit | target | better | owner | window |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for k in registry():
+        d = k.definition
+        better = "higher" if d.direction == "up" else "lower"
+        lines.append(f"| {d.name} | `{d.code}` | {d.unit.value} | {targets[d.unit](d.target)} | {better} | "
+                     f"{d.owner.value} | {d.window_days} days |")
+    for k in registry():
+        d = k.definition
+        lines += ["", f"## {d.name} (`{d.code}`)", "", f"- Formula: {d.formula}", f"- Unit: {d.unit.value}",
+                  f"- Target: {'at least' if d.direction == 'up' else 'at most'} {targets[d.unit](d.target)}",
+                  f"- Owner: {d.owner.value}", f"- Window: trailing {d.window_days} days",
+                  f"- Records behind it: {d.records}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_kpi_document(root: str = ".") -> None:
+    with open(f"{root}/{KPI_DOCUMENT}", "w", encoding="utf-8") as out:
+        out.write(kpi_document())
