@@ -269,3 +269,47 @@ def _bar_marks(points, x, y, step: float, colour: str, name: str) -> list[str]:
     return [f'<rect x="{x(i) - width / 2:.1f}" y="{min(y(float(v)), y(0)):.1f}" width="{width:.1f}" '
             f'height="{abs(y(0) - y(float(v))):.1f}" fill="{colour}" opacity="0.55"><title>{escape(name)}: '
             f'{_fmt(float(v))}</title></rect>' for i, v in enumerate(points) if v]
+
+def vertical_bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, height: int = 220,
+                  colour: str = PALETTE[0], title: str = "", value_format=_fmt, label_every: int = 1) -> Markup:
+    """One column per label, its value above it; every `label_every`-th label is written under the axis."""
+    left, right, top, bottom = 12, 12, 18, 34
+    count = max(len(values), 1)
+    slot = (width - left - right) / count
+    scale = (height - top - bottom) / (max((float(v) for v in values), default=0) or 1)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#c9d1db"/>']
+    for index, (label, value) in enumerate(zip(labels, values)):
+        h = float(value) * scale
+        x = left + index * slot + slot * 0.15
+        y = height - bottom - h
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
+                     f'<title>{escape(label)}: {escape(value_format(value))}</title></rect>')
+        if value:
+            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{y - 4:.1f}" text-anchor="middle">{escape(value_format(value))}</text>')
+        if index % max(label_every, 1) == 0:
+            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def horizontal_bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, bar_height: int = 20,
+                    colour: str = PALETTE[1], title: str = "", value_format=_fmt, label_width: int = 150) -> Markup:
+    """One bar per label, longest first as given, with the formatted value at the end of each bar."""
+    right, top = 70, 6
+    scale = (width - label_width - right) / (max((float(v) for v in values), default=0) or 1)
+    height = top + len(labels) * (bar_height + 8) + 4
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    for row, (label, value) in enumerate(zip(labels, values)):
+        y = top + row * (bar_height + 8)
+        w = max(float(value) * scale, 0)
+        parts.append(f'<text x="{label_width - 8}" y="{y + bar_height * .7:.1f}" text-anchor="end">{escape(label)}</text>'
+                     f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colour}">'
+                     f'<title>{escape(label)}: {escape(value_format(value))}</title></rect>'
+                     f'<text x="{label_width + w + 6:.1f}" y="{y + bar_height * .7:.1f}">{escape(value_format(value))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def as_percent(value: float) -> str:
+    return f"{float(value) * 100:.1f}%"
