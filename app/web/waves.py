@@ -185,16 +185,21 @@ def count_detail(task_id: int):
     return page("waves/count.html", task=count_service.get_count(task_id), errors={})
 
 
-@bp.route("/waves/counts/<int:task_id>/<any(approve, reject):decision>", methods=["POST"])
-def review_count(task_id: int, decision: str):
-    note = request.form.get("note", "").strip()[:300]
+@bp.route("/waves/counts/<int:task_id>/approve", methods=["POST"])
+def approve_count(task_id: int):
+    return _review(task_id, count_service.approve_count, "approved: the ledger is adjusted")
+
+
+@bp.route("/waves/counts/<int:task_id>/reject", methods=["POST"])
+def reject_count(task_id: int):
+    return _review(task_id, count_service.reject_count, "rejected: a recount is queued")
+
+
+def _review(task_id: int, decide, done: str):
     try:
-        if decision == "approve":
-            count_service.approve_count(task_id, user_id=current_user.id, note=note)
-        else:
-            count_service.reject_count(task_id, user_id=current_user.id, note=note)
+        decide(task_id, user_id=current_user.id, note=request.form.get("note", "").strip()[:300])
     except DomainError as exc:
-        return page("waves/count.html", status=422 if exc.status != 403 else 403, task=count_service.get_count(task_id),
-                    errors={"note": exc.message})
-    flash(f"Count {'approved: the ledger is adjusted' if decision == 'approve' else 'rejected: a recount is queued'}.")
+        return page("waves/count.html", status=403 if exc.status == 403 else 422,
+                    task=count_service.get_count(task_id), errors={"note": exc.message})
+    flash(f"Count {done}.")
     return go_to(url_for("waves.count_detail", task_id=task_id))
