@@ -136,7 +136,9 @@ def find_rma(code: str) -> Rma:
 def find_order(ref: object) -> Order:
     """An order by id, Keel number (SO-000123), the channel's number (#1001) or external id."""
     order = None
-    if isinstance(ref, int) and not isinstance(ref, bool):
+    if isinstance(ref, bool) or not isinstance(ref, str | int):
+        raise ValidationError("Name the order by its number or id.", field="order")
+    if isinstance(ref, int):
         order = db.session.get(Order, ref)
     elif isinstance(ref, str) and ref.strip():
         text = ref.strip()[:64]
@@ -146,8 +148,7 @@ def find_order(ref: object) -> Order:
         order = order or db.session.scalar(select(Order).where(or_(Order.channel_number == text, Order.external_id == text))
                                            .order_by(Order.id.desc()).limit(1))
     if order is None:
-        raise NotFound(f"No order '{ref}'." if isinstance(ref, str | int) else "Name the order by number or id.",
-                       field="order")
+        raise NotFound(f"No order '{ref}'.", field="order")
     return order
 
 
