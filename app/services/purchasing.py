@@ -372,7 +372,8 @@ def record_shipment_notice(po_id: int, lines: list[tuple[int, int]], *, expected
         ledger.post_move(line.sku_id, qty, Place(ledger.outside(Outside.SUPPLIER)), Place(dock, Status.IN_TRANSIT),
                          reason=Reason.TRANSFER, cause=cause, user_id=user_id,
                          note=f"shipment notice {shipment.reference or ''} due {expected_date.isoformat()}".strip())
-    po.expected_date = expected_date
+    if all(line.qty_in_transit >= line.qty_open for line in po.lines):
+        po.expected_date = expected_date  # everything still open is on this shipment
     db.session.flush()
     record_event("purchase_order.shipped", "purchase_order", po.number,
                  {"po": po.number, "shipment": shipment.id, "reference": shipment.reference,

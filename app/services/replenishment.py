@@ -741,7 +741,7 @@ def _scenario_row(line: ReplenishmentLine, positions, uplift_pct: Decimal, start
 def _shortfall(projection: StockProjection, safety: float, window: range) -> float:
     """Units needed so that closing stock stays at or above safety stock on every day of the window."""
     closing = projection.closing
-    return max((safety - closing[day] for day in window if day < len(closing)), default=0.0)
+    return max([0.0, *(safety - closing[day] for day in window if day < len(closing))])
 
 
 def _whole_packs(units: float, pack_size: int, moq: int) -> int:
@@ -761,7 +761,7 @@ def commit_promotion(name: str, sku_codes: list[str], uplift_pct: Decimal, start
     if warehouse_id is not None and db.session.get(Warehouse, warehouse_id) is None:
         raise ValidationError("No such warehouse.", field="warehouse")
     promotion = Promotion(name=name.strip()[:120], uplift_pct=uplift_pct, starts_on=starts_on, ends_on=ends_on,
-                          warehouse_id=warehouse_id, sku_ids=[s.id for s in scenario.skus], created_by_id=user_id,
+                          warehouse_id=warehouse_id, sku_ids=[s.id for s in scenario.skus], po_numbers=[], created_by_id=user_id,
                           created_at=utcnow())
     groups: dict[tuple[int, int], list[ScenarioRow]] = defaultdict(list)
     for row in scenario.extra_buys:
