@@ -198,7 +198,7 @@ def _clean_item(form: dict, sku: Sku | None) -> dict[str, Any]:
     if len(category) > 60:
         errors["category"] = "Up to 60 characters."
     gtin = str(form.get("gtin", "")).strip() or None
-    if gtin and not is_valid_gtin(gtin):
+    if gtin and gtin != (sku.gtin if sku else None) and not is_valid_gtin(gtin):  # only a new barcode is checked
         errors["gtin"] = "A GTIN of 8, 12, 13 or 14 digits with a correct check digit."
     elif gtin and db.session.scalar(select(Sku.id).where(Sku.gtin == gtin, Sku.id != (sku.id if sku else -1))):
         errors["gtin"] = "Another SKU has this barcode."
