@@ -549,6 +549,7 @@ _FULL_MODEL_ARCS = 3_000  # up to this many (order, sku, warehouse) choices CP-S
 _INTERIOR_POINT_ARCS = 20_000  # past this many, HiGHS's interior point beats GLOP's simplex on the LP
 _BLOCK_ORDERS = 120  # CP-SAT closes blocks of this many fractional orders in seconds
 _TIME_RESERVE_S = 0.15  # share of the time limit kept for reading, checking and explaining the plan
+_WORKERS = 8  # CP-SAT's full portfolio; measured: fewer workers fail to prove even 40-order optima
 
 
 @dataclass
@@ -741,7 +742,7 @@ def _solve_cp(
     y, x = _write_model(structure, sink)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
-    solver.parameters.num_workers = 4 if exact_stop else 2  # measured: more workers than cores lose on blocks
+    solver.parameters.num_workers = _WORKERS
     if not exact_stop:
         solver.parameters.relative_gap_limit = 1e-4
     callback = _SolutionReporter(structure, scale, exact, on_solution) if on_solution else None
