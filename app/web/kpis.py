@@ -113,7 +113,7 @@ def export_records(code: str):
 
 # --- exception queues -------------------------------------------------------------------------------------------------
 
-@bp.route("/exceptions")
+@bp.route("/exception-queues")
 def exception_overview():
     summaries = exceptions.overview(current_user.role)
     mine = [s for s in summaries if s.queue.owner == current_user.role or current_user.role == Role.ADMIN]
@@ -125,7 +125,7 @@ def _screen(queue: exceptions.Queue) -> str | None:
     return next((url for url in (href(link) for link in queue.screens) if url), None)
 
 
-@bp.route("/exceptions.csv")
+@bp.route("/exception-queues.csv")
 def export_overview():
     rows = ((s.queue.name, s.queue.owner.value, s.count, s.oldest, exceptions.age_text(s.age))
             for s in exceptions.overview(current_user.role))
@@ -136,7 +136,7 @@ def _queue_or_404(code: str) -> exceptions.Queue:
     return exceptions.get_queue(code) or abort(404)
 
 
-@bp.route("/exceptions/<code>")
+@bp.route("/exception-queues/<code>")
 def queue_detail(code: str):
     queue = _queue_or_404(code)
     records = queue.records()
@@ -145,7 +145,7 @@ def queue_detail(code: str):
                 results=results, screen=_screen(queue), **helpers())
 
 
-@bp.route("/exceptions/<code>/export.csv")
+@bp.route("/exception-queues/<code>/export.csv")
 def export_queue(code: str):
     queue = _queue_or_404(code)
     records = queue.records()

@@ -73,23 +73,23 @@ def test_kpi_records_export_as_csv(client, login_as, held):
 
 def test_the_exception_overview_shows_every_queue_and_links_to_the_owners_screen(client, login_as, held):
     login_as("retail")
-    body = client.get("/exceptions").get_data(as_text=True)
+    body = client.get("/exception-queues").get_data(as_text=True)
     for code in ("holds", "payloads", "late_orders", "short_picks", "count_variances", "dead_letters"):
         assert f'data-queue="{code}"' in body
     assert 'href="/holds"' in body  # retail may open its holds screen
-    queue = client.get("/exceptions/holds").get_data(as_text=True)
+    queue = client.get("/exception-queues/holds").get_data(as_text=True)
     assert held.number in queue and "Work the queue" in queue
-    assert client.get("/exceptions/nope").status_code == 404
-    csv = client.get("/exceptions/holds/export.csv").get_data(as_text=True)
+    assert client.get("/exception-queues/nope").status_code == 404
+    csv = client.get("/exception-queues/holds/export.csv").get_data(as_text=True)
     assert held.number in csv
-    assert "Orders on hold,retail,1," in client.get("/exceptions.csv").get_data(as_text=True)
+    assert "Orders on hold,retail,1," in client.get("/exception-queues.csv").get_data(as_text=True)
 
 
 def test_a_role_that_may_not_open_the_owners_screen_gets_the_list_instead(client, login_as, held):
     login_as("warehouse")
-    body = client.get("/exceptions").get_data(as_text=True)
-    assert 'href="/holds"' not in body and 'href="/exceptions/holds"' in body
-    queue = client.get("/exceptions/holds").get_data(as_text=True)
+    body = client.get("/exception-queues").get_data(as_text=True)
+    assert 'href="/holds"' not in body and 'href="/exception-queues/holds"' in body
+    queue = client.get("/exception-queues/holds").get_data(as_text=True)
     assert held.number in queue and f'href="/orders/{held.id}"' not in queue
 
 
