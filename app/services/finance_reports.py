@@ -94,6 +94,7 @@ class JournalFilters:
     source_id: str = ""
     kind: str = ""
     q: str = ""
+    dimensions: dict[str, int] = field(default_factory=dict)  # order_id, sku_id, channel_id, warehouse_id
 
 
 def journal_query(f: JournalFilters) -> Select:
@@ -102,6 +103,9 @@ def journal_query(f: JournalFilters) -> Select:
     if f.account:
         stmt = stmt.where(exists().where(JournalLine.entry_id == JournalEntry.id, JournalLine.account_id == Account.id,
                                          Account.code == f.account))
+    if f.dimensions:
+        stmt = stmt.where(exists().where(JournalLine.entry_id == JournalEntry.id,
+                                         *(getattr(JournalLine, name) == value for name, value in f.dimensions.items())))
     if f.date_from:
         stmt = stmt.where(JournalEntry.entry_date >= f.date_from)
     if f.date_to:
@@ -366,8 +370,8 @@ def profit_and_loss(period_from: str, period_to: str, *, channel_id: int | None 
     accounts = {code: PnlLine(code, name, kind) for code, name, kind in db.session.execute(
         select(Account.code, Account.name, Account.type).where(Account.type.in_(["revenue", "expense"])).order_by(Account.code))}
     for key, code, _name, kind, amount in db.session.execute(stmt):
-        value = from_minor(amount)
-        accounts[code].values[_pnl_key(key)] = value if kind == "revenue" else -value
+        value = from_minor(amount)  # credit less debit: what a revenue account earned
+        accounts[code].values[_pnl_key(key)] = value if kind == "revenue" else -value  # costs shown positive
     return ProfitAndLoss(columns, _pnl_lines(accounts, columns, period_from, period_to, channel_id, by_channel))
 
 
@@ -383,9 +387,7 @@ def _pnl_columns(period_from: str, period_to: str, by_channel: bool) -> list[str
 
 def _pnl_lines(accounts: dict[str, PnlLine], columns, period_from, period_to, channel_id, by_channel) -> list[PnlLine]:
     revenue = [line for line in accounts.values() if line.kind == "revenue"]
-    expenses = [line for line in accounts.values() if line.kind == "expense"]
-    for line in expenses:
-        line.values = {k: -v for k, v in line.values.items()}  # shown as positive costs
+    expenses = [line for line in accounts.values() if line.kind == "expense"]  # already signed as costs
     net_revenue = _subtotal("Net revenue", revenue, columns)
     cogs = accounts.get(Acct.COGS, PnlLine(Acct.COGS, "Cost of goods sold", "expense"))
     gross = PnlLine("", "Gross profit", "subtotal", {c: net_revenue.values[c] - cogs.values.get(c, ZERO) for c in columns})
@@ -705,6 +707,16 @@ class PeriodRow:
     entries: int
     closed: FiscalPeriod | None
     closable: bool
+
+    @property
+    def first_day(self) -> date:
+        return date(int(self.period[:4]), int(self.period[5:]), 1)
+
+    @property
+    def last_day(self) -> date:
+        first = self.first_day
+        following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        return date.fromordinal(following.toordinal() - 1)
 
 
 def period_rows() -> list[PeriodRow]:

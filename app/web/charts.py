@@ -313,3 +313,31 @@ def horizontal_bars(labels: Sequence[str], values: Sequence[float], *, width: in
 
 def as_percent(value: float) -> str:
     return f"{float(value) * 100:.1f}%"
+
+
+def grouped_columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, colours: dict[str, str] | None = None,
+                    width: int = 640, height: int = 220, title: str = "") -> Markup:
+    """Vertical columns side by side for each label (months, channels), from a zero line that allows losses."""
+    colours = colours or {}
+    left, right, top, bottom = 56, 8, 10, 26
+    values = [float(v) for vs in series.values() for v in vs] or [0.0]
+    high, low = max(max(values), 0.0), min(min(values), 0.0)
+    scale = (height - top - bottom) / ((high - low) or 1)
+    zero = top + high * scale
+    group = (width - left - right) / max(len(labels), 1)
+    bar = group * 0.8 / max(len(series), 1)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<line x1="{left}" x2="{width - right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#9aa5b1"/>',
+             f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{_fmt(high)}</text>',
+             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">{_fmt(low)}</text>']
+    for row, label in enumerate(labels):
+        x0 = left + row * group + group * 0.1
+        for index, (name, vs) in enumerate(series.items()):
+            value = float(vs[row])
+            y, h = (zero - value * scale, value * scale) if value >= 0 else (zero, -value * scale)
+            colour = colours.get(name, PALETTE[index % len(PALETTE)])
+            parts.append(f'<rect x="{x0 + index * bar:.1f}" y="{y:.1f}" width="{bar * 0.92:.1f}" height="{max(h, 0.5):.1f}" '
+                         f'fill="{colour}"><title>{escape(label)} · {escape(name)}: {_fmt(value)}</title></rect>')
+        parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
