@@ -82,12 +82,14 @@ def set_channel_secret(channel_code: str, secret: str):
 @with_appcontext
 def run_scheduler(retry_seconds: int):
     """Run the scheduled jobs as a process of their own; a second one waits until the first stops."""
+    import logging
     import os
     import signal
 
     from flask import current_app
 
     from app.services.scheduling import SchedulerLeader
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     leader = SchedulerLeader(current_app._get_current_object(), retry_seconds=retry_seconds)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: leader.stop_event.set())

@@ -142,6 +142,8 @@ def run_recorded(app: Flask, job_id: str, fn: Callable, *, trigger: str = "sched
             return None
         run_id = _start_run(job_id, trigger, user_id)
     keel_log, listener = logging.getLogger("keel"), _LastMessage()
+    if keel_log.level == logging.NOTSET:  # jobs report at INFO; let those records reach the listener
+        keel_log.setLevel(logging.INFO)
     keel_log.addHandler(listener)
     source = audit.current_source.set(f"job {job_id}")
     try:
