@@ -530,17 +530,18 @@ def _reason(order: Order, warehouses: tuple[str, ...], shipped: int, options: di
     lines = len(order.demand)
     what = "the line" if lines == 1 else f"all {lines} lines"
     if shipped == 0:
-        return "unfilled: no reachable warehouse has stock" if not options else "unfilled: stock kept for other orders"
-    short = "" if shipped == order.units else f", {order.units - shipped} units unfilled"
+        return "unfilled: no reachable warehouse has stock" if not options else "unfilled: its stock went to other orders"
+    missing = order.units - shipped
+    if missing:
+        unit = "unit" if missing == 1 else "units"
+        return f"{'+'.join(warehouses)}: what the stock and capacity left allow, {missing} {unit} unfilled"
     if len(warehouses) > 1:
         why = "no single warehouse has " + what + " in stock" if not whole else "splitting is cheaper than one shipment"
-        return f"{'+'.join(warehouses)}: {why}{short}"
+        return f"{'+'.join(warehouses)}: {why}"
     (w,) = warehouses
     if whole == [w]:
-        return f"{w}: only warehouse with {what} in stock{short}"
-    if w in whole:
-        return f"{w}: cheapest warehouse with {what} in stock{short}"
-    return f"{w}: best partial shipment{short}"
+        return f"{w}: only warehouse with {what} in stock"
+    return f"{w}: cheapest warehouse with {what} in stock"
 
 
 # ---------------------------------------------------------------- optimiser
@@ -549,6 +550,7 @@ _FULL_MODEL_ARCS = 3_000  # up to this many (order, sku, warehouse) choices CP-S
 _INTERIOR_POINT_ARCS = 20_000  # past this many, HiGHS's interior point beats GLOP's simplex on the LP
 _BLOCK_ORDERS = 120  # CP-SAT closes blocks of this many fractional orders in seconds
 _TIME_RESERVE_S = 0.15  # share of the time limit kept for reading, checking and explaining the plan
+_MIN_BLOCK_S = 0.3  # below this CP-SAT's own start-up would overrun the time limit: greedy instead
 _WORKERS = 8  # CP-SAT's full portfolio; measured: fewer workers fail to prove even 40-order optima
 
 
@@ -659,7 +661,7 @@ class _LpSink(_LinearSink):
     def __init__(self, large: bool):
         self.solver = pywraplp.Solver.CreateSolver("HIGHS_LP" if large else "GLOP")
         if large:
-            self.solver.SetSolverSpecificParametersAsString("solver=ipm")
+            self.solver.SetSolverSpecificParametersAsString("solver=ipm\noutput_flag=false")  # stdout is the answer's
         self.infinity = self.solver.infinity()
 
     def var(self, upper: int, boolean: bool) -> Any:
@@ -838,7 +840,10 @@ def _solve_rest_of_relaxation(
     shares = _lp_shares(everything, relaxation, blocks, left)
     for done, (block, share) in enumerate(zip(blocks, shares)):
         seconds = clock.left() / (len(blocks) - done)
-        allocations += _route_block(problem, [everything.orders[i] for i in block], share, left, seconds)
+        orders = [everything.orders[i] for i in block]
+        allocations += _route_block(problem, orders, share, left, seconds) if seconds > _MIN_BLOCK_S else _greedy(
+            problem, orders, left
+        )
         _report(progress, None, relaxation.objective, clock.fraction())
     allocations += _top_up(problem, allocations, left)
     return _Outcome("feasible", allocations, relaxation.objective)
