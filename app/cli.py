@@ -130,18 +130,18 @@ def restore(path: str, yes: bool):
     click.echo(f"Restored {result}; schema is up to date.")
 
 
-@click.command("set-channel-secret")
-@click.argument("channel_code")
-@click.argument("secret")
+@click.command("replenish")
 @with_appcontext
-def set_channel_secret(channel_code: str, secret: str):
-    """Set the secret CHANNEL_CODE signs its webhooks with (Shopify or WooCommerce)."""
-    from app.services.intake import set_channel_secret as set_secret
+def replenish():
+    """Forecast every SKU in every warehouse and suggest what to buy: the nightly run, now."""
+    from app.services.replenishment import run_replenishment
     try:
-        channel = set_secret(channel_code, secret)
+        run = run_replenishment(trigger="cli")
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"Webhook secret set for channel {channel.code}.")
+    accuracy = f"MASE {run.mean_mase:.2f}" if run.mean_mase is not None else "no accuracy yet"
+    click.echo(f"Replenishment run {run.id}: {run.series} forecasts over {run.skus} SKUs in {run.seconds:.1f} s, "
+               f"{run.suggestions} to buy, {accuracy}.")
 
 
 @click.command("plan-waves")
@@ -164,19 +164,25 @@ def plan_waves(warehouse: str, mode: str, day: str | None):
                f"waves, {plan.late} late, {plan.unplanned} not planned, {plan.picker_hours} picker hours ({plan.solver_status}).")
 
 
-@click.command("replenish")
+@click.command("set-setting")
+@click.argument("key")
+@click.argument("value")
 @with_appcontext
-def replenish():
-    """Forecast every SKU in every warehouse and suggest what to buy: the nightly run, now."""
-    from app.services.replenishment import run_replenishment
+def set_setting_command(key: str, value: str):
+    """Set one of the retailer's settings; VALUE is JSON (true, 15, "text", null)."""
+    import json
+
+    from app.services.settings import DEFAULTS, set_setting
+    if key not in DEFAULTS:
+        raise click.ClickException(f"Unknown setting {key}. Known: {', '.join(sorted(DEFAULTS))}")
     try:
-        run = run_replenishment(trigger="cli")
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    accuracy = f"MASE {run.mean_mase:.2f}" if run.mean_mase is not None else "no accuracy yet"
-    click.echo(f"Replenishment run {run.id}: {run.series} forecasts over {run.skus} SKUs in {run.seconds:.1f} s, "
-               f"{run.suggestions} to buy, {accuracy}.")
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    set_setting(key, parsed)
+    click.echo(f"{key} = {json.dumps(parsed)}")
 
 
 def commands():
-    return [plan_waves, seed_demo, create_token, demo_logins, set_channel_secret, run_scheduler, backup, restore, set_channel_secret, route_orders, replenish]
+    return [seed_demo, create_token, demo_logins, run_scheduler, backup, restore, set_channel_secret, route_orders,
+            replenish, plan_waves, set_setting_command]

@@ -5,6 +5,7 @@ Seeded into an empty database by `make run`. Deterministic: the same seed gives 
 from __future__ import annotations
 
 import random
+import time
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select
@@ -119,7 +120,8 @@ def seed_demo_data(*, orders: int = 3000, seed: int = 7) -> str:
                f"{len(DEMO_USERS)} users")
     _load_area_seeders()
     for _step, extra in sorted(EXTRA_SEEDERS, key=lambda pair: pair[0]):
-        summary += "; " + extra(rng, orders=orders)
+        started = time.monotonic()
+        summary += "; " + extra(rng, orders=orders) + f" ({time.monotonic() - started:.1f} s)"
     return summary
 
 

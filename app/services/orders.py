@@ -15,7 +15,7 @@ from app.domain.inventory import Cause, Reason, Status
 from app.domain.orders import (AWAITING_STOCK, CANCELLABLE, OrderStatus, ShipmentStatus, allocation_status,
                                check_order_transition, check_shipment_transition, promised_ship_date)
 from app.extensions import db
-from app.models import Channel, Sku
+from app.models import Channel, Location, Sku
 from app.models.orders import Order, OrderHold, OrderLine, OrderTransition, Shipment, ShipmentBin, ShipmentLine
 from app.models.types import utcnow
 from app.services import ledger
@@ -292,11 +292,11 @@ def reserve_line(order: Order, line: OrderLine, warehouse_id: int, qty: int, *, 
     if reserved:
         ship_line = next((sl for sl in shipment.lines if sl.order_line_id == line.id), None)
         if ship_line is None:
-            ship_line = ShipmentLine(order_line_id=line.id, sku_id=line.sku_id, qty=0)
+            ship_line = ShipmentLine(order_line_id=line.id, sku_id=line.sku_id, qty=0, qty_picked=0, qty_packed=0)
             shipment.lines.append(ship_line)
         ship_line.qty += reserved
         for location, q in taken:
-            ship_line.bins.append(ShipmentBin(location_id=location.id, qty=q))
+            ship_line.bins.append(ShipmentBin(location_id=location.id, qty=q, qty_picked=0))
         line.qty_allocated += reserved
     elif not shipment.lines:
         order.shipments.remove(shipment)
@@ -423,7 +423,7 @@ def release_shipment(shipment: Shipment, user_id: int | None, reason: str) -> No
         for bin_ in line.bins:
             left = bin_.qty - bin_.qty_picked
             if left > 0:
-                location = bin_.location
+                location = db.session.get(Location, bin_.location_id)
                 ledger.post_move(line.sku_id, left, ledger.Place(location, Status.ALLOCATED),
                                  ledger.Place(location, Status.AVAILABLE), reason=Reason.RELEASE, cause=cause,
                                  user_id=user_id, note=reason)
