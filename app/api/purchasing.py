@@ -119,7 +119,12 @@ def _validated(schema: dict) -> dict:
     problems = {}
     for problem in Draft202012Validator(schema).iter_errors(body):
         path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem.absolute_path)
-        problems.setdefault(path.lstrip(".") or "body", problem.message[:200])
+        if problem.validator == "required" and isinstance(problem.instance, dict):
+            for name in problem.validator_value:
+                if name not in problem.instance:
+                    problems.setdefault(f"{path}.{name}".lstrip("."), f"{name} is missing")
+        else:
+            problems.setdefault(path.lstrip(".") or "body", problem.message[:200])
     if problems:
         raise ValidationError("The body does not fit the schema.", errors=problems)
     return body
