@@ -135,7 +135,8 @@ def late_orders() -> Records:
 
 
 @queue("short_picks", "Short picks", Role.SUPERVISOR,
-       "Units a picker could not find: held as a suspected variance until the bin is counted.")
+       "Units a picker could not find: held as a suspected variance until the bin is counted.",
+       screens=(("waves.counts", {}),))
 def short_picks() -> Records:
     stmt = (select(ShortPick.id, Shipment.number.label("shipment"), Warehouse.code.label("warehouse"),
                    Location.code.label("bin"), Sku.id.label("sku_id"), Sku.code.label("sku"), ShortPick.qty,
@@ -149,7 +150,8 @@ def short_picks() -> Records:
 
 
 @queue("count_variances", "Count variances to approve", Role.SUPERVISOR,
-       "Counted bins whose count differs from the ledger, waiting for a second person to approve or reject.")
+       "Counted bins whose count differs from the ledger, waiting for a second person to approve or reject.",
+       screens=(("waves.counts", {}),))
 def count_variances() -> Records:
     lines = (select(CountLine.task_id, func.count(CountLine.id).label("skus"),
                     func.sum(func.coalesce(CountLine.counted, 0) - func.coalesce(CountLine.expected, 0)).label("net"))
@@ -165,7 +167,8 @@ def count_variances() -> Records:
 
 
 @queue("dead_letters", "Failed event deliveries", Role.ADMIN,
-       "Webhook deliveries that failed and are being retried, or gave up (dead letters) and wait for a replay.")
+       "Webhook deliveries that failed and are being retried, or gave up (dead letters) and wait for a replay.",
+       screens=(("admin.dead_letters", {}), ("admin.deliveries", {"status": "failed"})))
 def failed_deliveries() -> Records:
     stmt = (select(WebhookDelivery.id, WebhookDelivery.event_id, WebhookDelivery.event_type, WebhookDelivery.status,
                    WebhookDelivery.attempts, WebhookDelivery.last_error, WebhookDelivery.created_at.label("opened"),
@@ -181,7 +184,8 @@ STUCK_RETURN_DAYS = 3
 
 
 @queue("stuck_returns", "Returns waiting for inspection", Role.RETURNS,
-       f"RMAs received more than {STUCK_RETURN_DAYS} days ago whose units have not been inspected.")
+       f"RMAs received more than {STUCK_RETURN_DAYS} days ago whose units have not been inspected.",
+       screens=(("returns.inspect_queue", {}),))
 def stuck_returns() -> Records:
     stmt = (select(Rma.id, Rma.number, Order.number.label("order"), Warehouse.code.label("warehouse"),
                    Rma.customer_name, Rma.received_at.label("opened"))
