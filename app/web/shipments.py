@@ -27,3 +27,9 @@ def document(document_id: int):
     response.headers["Content-Type"] = found.content_type
     response.headers["Content-Disposition"] = f'inline; filename="{found.filename}"'
     return response
+
+
+@bp.app_context_processor
+def shipment_helpers():
+    """Lets any page (the order page, for one) list a shipment's documents: include shipments/_order_shipments.html."""
+    return {"shipment_documents_for": shipping.shipment_documents}

@@ -74,3 +74,21 @@ def test_retail_may_read_a_shipment_but_not_use_the_floor(client, login_as, worl
     login_as("retail")
     assert client.get(f"/shipments/{batch.tasks[0].shipment_id}").status_code == 200
     assert client.get("/floor/pick").status_code == 403
+
+
+def test_the_order_shipments_partial_links_each_shipment_and_its_documents(app, client, login_as, world):
+    from flask import render_template
+    from flask_login import login_user
+    from tests.services.test_carriers import pick_everything
+    from app.services import packing
+    batch, = released_floor(world, [[("MUG", 1)]])
+    pick_everything(batch)
+    shipment = batch.tasks[0].shipment
+    packing.start_packing(shipment.id)
+    packing.scan_pack(shipment.id, "MUG")
+    packing.complete_packing(shipment.id)
+    user = login_as("retail")
+    with app.test_request_context():
+        login_user(user)
+        html = render_template("shipments/_order_shipments.html", order=shipment.order)
+    assert f"/shipments/{shipment.id}" in html and "Label" in html and "Packing slip" in html
