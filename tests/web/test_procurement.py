@@ -102,6 +102,7 @@ def test_a_po_goes_from_draft_to_received_and_put_away_through_its_page(client, 
     assert b"Save lines" in client.get(f"/procurement/purchase-orders/{po.id}").data
     client.post(f"/procurement/purchase-orders/{po.id}/lines", data={f"qty-{line.id}": "36", f"cost-{line.id}": "2.5"})
     assert po.units == 36
+    line = po.lines[0]  # saving a draft's lines writes them afresh
     client.post(f"/procurement/purchase-orders/{po.id}/send")
     assert po.status == "sent"
     due = (local_today() + timedelta(days=5)).isoformat()
