@@ -69,6 +69,12 @@ def replenishment_job(app: Flask) -> str:
         return f"replenishment run {run.id}: {run.series} forecasts, {run.suggestions} to buy, {run.seconds:.1f} s"
 
 
+def expire_rmas_job(app: Flask) -> str:
+    from app.services.returns import expire_overdue_rmas
+    with app.app_context():
+        return f"expired {expire_overdue_rmas()} return authorisations with nothing received"
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
@@ -79,6 +85,7 @@ JOBS = [
     ("kpi_snapshots", kpi_snapshots_job, {"trigger": "cron", "minute": 0}),
     ("retry_labels", retry_labels_job, {"trigger": "interval", "minutes": 5}),
     ("plan_waves", plan_waves_job, {"trigger": "cron", "hour": 6, "minute": 30}),
+    ("expire_rmas", expire_rmas_job, {"trigger": "cron", "hour": 4, "minute": 10}),
 ]
 
 
