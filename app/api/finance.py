@@ -28,7 +28,7 @@ def _param(name: str, description: str, schema: dict | None = None) -> dict:
 
 def _date(name: str) -> date | None:
     """A YYYY-MM-DD query argument; a malformed one is a ValidationError naming it."""
-    raw = request.args.get(name, "").strip()
+    raw = finance.clean_text(request.args.get(name, ""), 20)
     if not raw:
         return None
     try:
@@ -91,9 +91,9 @@ ENTRY_SCHEMA = {"type": "object", "properties": {
                                                        "total": {"type": "integer"}}})
 def journal():
     """Journal entries with their lines, newest first; filters and pages."""
-    filters = reports.JournalFilters(account=request.args.get("account", "")[:10], date_from=_date("from"),
-                                     date_to=_date("to"), source_type=request.args.get("source_type", "")[:30],
-                                     source_id=request.args.get("source_id", "")[:40], q=request.args.get("q", "")[:100])
+    filters = reports.JournalFilters(account=finance.clean_text(request.args.get("account", ""), 10), date_from=_date("from"),
+                                     date_to=_date("to"), source_type=finance.clean_text(request.args.get("source_type", ""), 30),
+                                     source_id=finance.clean_text(request.args.get("source_id", ""), 40), q=finance.clean_text(request.args.get("q", ""), 100))
     page = paginate(reports.journal_query(filters), page_number(request.args.get("page")), 50)
     return list_answer(page, [_entry_json(e) for e in page.items])
 
@@ -133,7 +133,7 @@ def margins():
     sort = request.args.get("sort", "contribution")
     if sort not in reports.MARGIN_SORTS:
         return error("invalid", f"sort must be one of {', '.join(reports.MARGIN_SORTS)}.", 400)
-    filters = {"date_from": _date("from"), "date_to": _date("to"), "q": request.args.get("q", "")[:100]}
+    filters = {"date_from": _date("from"), "date_to": _date("to"), "q": finance.clean_text(request.args.get("q", ""), 100)}
     page = reports.margins(by, sort=sort, page=page_number(request.args.get("page")), **filters)
     return {"by": by, "totals": _margin_json(reports.margin_totals(by, **filters)),
             **list_answer(page, [_margin_json(r) for r in page.items])}
@@ -174,7 +174,7 @@ def pnl():
     by = request.args.get("by", "month")
     if by not in ("month", "channel"):
         return error("invalid", "by must be month or channel.", 400)
-    channel_id = _channel_id(request.args.get("channel", ""))
+    channel_id = _channel_id(finance.clean_text(request.args.get("channel", ""), 30))
     if channel_id == -1:
         return error("not_found", "No channel with that code.", 404)
     statement = reports.profit_and_loss(period_from, period_to, channel_id=channel_id, by_channel=by == "channel")

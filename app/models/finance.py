@@ -61,6 +61,7 @@ class JournalEntry(db.Model):
     memo: Mapped[str] = mapped_column(String(300), default="")
     source_type: Mapped[str] = mapped_column(String(30))
     source_id: Mapped[str] = mapped_column(String(40))
+    move_id: Mapped[int | None] = mapped_column(index=True)  # the stock move that caused it, for stock valuation entries
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), unique=True)
     reversal_reason: Mapped[str] = mapped_column(String(300), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

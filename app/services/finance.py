@@ -172,7 +172,7 @@ def credit(account: str, amount: Decimal, memo: str = "", **dims) -> Leg:
 
 
 def post_entry(legs: Iterable[Leg], *, kind: str, source_type: str, source_id: object, memo: str,
-               entry_date: date | None = None, user_id: int | None = None,
+               entry_date: date | None = None, user_id: int | None = None, move_id: int | None = None,
                reverses: JournalEntry | None = None, reason: str = "") -> JournalEntry | None:
     """Write one balanced entry in the caller's transaction; None when every amount is zero.
 
@@ -191,7 +191,7 @@ def post_entry(legs: Iterable[Leg], *, kind: str, source_type: str, source_id: o
     accounts = ensure_chart()
     entry = JournalEntry(entry_date=day, period=period_of(day), kind=kind, memo=memo[:300],
                          source_type=source_type[:30], source_id=str(source_id)[:40], user_id=user_id,
-                         posted_at=utcnow(), reverses=reverses, reversal_reason=reason[:300])
+                         move_id=move_id, posted_at=utcnow(), reverses=reverses, reversal_reason=reason[:300])
     for leg in legs:
         if leg.account not in accounts:
             raise DomainError(f"There is no account {leg.account} in the chart.")
@@ -210,6 +210,11 @@ def _checked_amount(leg: Leg) -> Decimal:
     if amount != amount.quantize(CENT):
         raise DomainError(f"Account {leg.account}: {amount} is not a whole number of cents.")
     return amount
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Text from outside, trimmed and cut to `limit`, without NUL characters (which PostgreSQL refuses)."""
+    return (value if isinstance(value, str) else "").replace("\x00", "").strip()[:limit]
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -263,7 +268,7 @@ def close_period(period: str, *, user_id: int | None, note: str = "") -> FiscalP
         JournalEntry.period.not_in(select(FiscalPeriod.period).where(FiscalPeriod.closed_at.is_not(None)))))
     if earlier_open:
         raise Conflict(f"Close {period_label(earlier_open)} first: months close in order.")
-    row.closed_at, row.closed_by_id, row.note = utcnow(), user_id, note.strip()[:300]
+    row.closed_at, row.closed_by_id, row.note = utcnow(), user_id, clean_text(note, 300)
     db.session.commit()
     return row
 
@@ -512,7 +517,7 @@ def record_payment(order_id: int, amount: Decimal, reference: str, *, method: st
     order = db.session.get(Order, order_id)
     if order is None:
         raise NotFound("No such order.", field="order")
-    amount, reference = _positive_cents(amount), (reference or "").strip()
+    amount, reference = _positive_cents(amount), clean_text(reference, 100)
     if not reference:
         raise ValidationError("Give the payment's reference (bank or processor).", field="reference")
     if received_on and received_on > today():
@@ -599,7 +604,7 @@ def _refund_shipping_line(order: Order, amount: Decimal) -> list[CreditNoteLine]
 def _issue_credit_note(order_id: int, *, reference: str, lines: Sequence[RefundLine], shipping: Decimal,
                        restocking_fee: Decimal, reason: str, refunded: bool, refund_reference: str,
                        user_id: int | None) -> CreditNote:
-    reference = (reference or "").strip()[:60]
+    reference = clean_text(reference, 60)
     if not reference:
         raise ValidationError("Name the return or refund this credit note is for.", field="reference")
     existing = db.session.scalar(select(CreditNote).where(CreditNote.reference == reference))
@@ -617,7 +622,7 @@ def _issue_credit_note(order_id: int, *, reference: str, lines: Sequence[RefundL
     sequence, number = document_number(CREDIT_NOTE_SERIES)
     note = CreditNote(number=number, sequence=sequence, order=order, order_id=order.id, channel_id=order.channel_id,
                       reference=reference,
-                      reason=(reason or "").strip()[:300], issued_at=utcnow(), issue_date=today(),
+                      reason=clean_text(reason, 300), issued_at=utcnow(), issue_date=today(),
                       currency=order.currency, lines=note_lines, user_id=user_id, invoice=_latest_invoice(order.id))
     if fee:
         note.lines.append(CreditNoteLine(kind="restocking_fee", description="Restocking fee", qty=1, net=-fee, tax=ZERO,
@@ -654,7 +659,7 @@ def _settle_credit_note(note: CreditNote, order: Order, fee: Decimal, refunded: 
     note.applied_to_receivable = min(max(order_receivable(order.id), ZERO), note.total)
     note.refund_due = note.total - note.applied_to_receivable
     if refunded and note.refund_due > 0:
-        note.refunded_at, note.refund_reference = note.issued_at, (refund_reference or note.reference)[:100]
+        note.refunded_at, note.refund_reference = note.issued_at, clean_text(refund_reference or note.reference, 100)
 
 
 def _credit_note_legs(note: CreditNote, refunded: bool) -> list[Leg]:
@@ -713,7 +718,7 @@ def pay_refund(credit_note_id: int, *, reference: str, user_id: int | None = Non
         raise NotFound("No such credit note.")
     if not note.refund_pending:
         raise Conflict(f"Credit note {note.number} has no refund waiting to be paid.")
-    reference = (reference or "").strip()
+    reference = clean_text(reference, 100)
     if not reference:
         raise ValidationError("Give the refund's payment reference.", field="reference")
     dims = {"order_id": note.order_id, "channel_id": note.channel_id}
@@ -792,7 +797,7 @@ def _supplier_invoice_amounts(receipt_type: str, receipt_ref: str, amount: Decim
 def _record_supplier_invoice(receipt_type: str, receipt_ref: str, *, supplier_id: int, reference: str,
                              amount: Decimal | None, lines, tax: Decimal, invoice_date: date | None,
                              po_id: int | None, user_id: int | None) -> SupplierInvoice:
-    reference = (reference or "").strip()[:60]
+    reference = clean_text(reference, 60)
     if not reference:
         raise ValidationError("Enter the supplier's invoice number.", field="reference")
     supplier = db.session.get(Supplier, supplier_id) if supplier_id else None
@@ -869,14 +874,15 @@ def reverse_entry(entry_id: int, *, reason: str, user_id: int | None = None) -> 
     entry = db.session.get(JournalEntry, entry_id)
     if entry is None:
         raise NotFound("No such journal entry.")
-    reason = (reason or "").strip()
+    reason = clean_text(reason, 300)
     if not reason:
         raise ValidationError("Say why the entry is reversed.", field="reason")
     _check_reversible(entry)
     legs = [Leg(line.account.code, line.credit - line.debit, f"Reversal: {line.memo}"[:200], line.channel_id,
                 line.warehouse_id, line.sku_id, line.order_id, line.qty) for line in entry.lines]
     reversal = post_entry(legs, kind="reversal", source_type=entry.source_type, source_id=entry.source_id,
-                          memo=f"Reversal of entry {entry.id}: {reason}", user_id=user_id, reverses=entry, reason=reason)
+                          memo=f"Reversal of entry {entry.id}: {reason}", user_id=user_id, move_id=entry.move_id,
+                          reverses=entry, reason=reason)
     _undo_document(entry)
     db.session.commit()
     return reversal

@@ -171,7 +171,7 @@ def _uncosted_units(move: StockMove, pool: int | None, qty: int) -> Taken:
                       warehouse_id=pool, qty=qty),
                 credit(Acct.OPENING_EQUITY, value, "Stock on hand before valuation began", sku_id=move.sku_id,
                        warehouse_id=pool)],
-               kind="opening_balance", source_type="opening_balance", source_id="before valuation",
+               kind="opening_balance", source_type="opening_balance", source_id="before valuation", move_id=move.id,
                memo=f"{qty} unit(s) of {_sku_code(move.sku_id)} on hand before valuation began, at standard cost")
     db.session.execute(update(LAYERS).where(LAYERS.c.id == layer_id).values(qty_remaining=0, value_remaining=0))
     return Taken(layer_id, qty, value, unit_cost, utcnow(), "opening_balance", "before valuation")
@@ -202,7 +202,8 @@ def _take_out(move: StockMove, pool: int | None, destination: Outside) -> None:
     dims = {"sku_id": move.sku_id, "warehouse_id": pool, **_order_dims(move)}
     memo = f"{verb}: {move.qty} × {_sku_code(move.sku_id)} at FIFO cost"
     post_entry([debit(account, value, memo, qty=move.qty, **dims), credit(Acct.INVENTORY, value, memo, qty=move.qty, **dims)],
-               kind=kind, source_type=move.cause_type, source_id=move.cause_id, memo=memo, user_id=move.user_id)
+               kind=kind, source_type=move.cause_type, source_id=move.cause_id, memo=memo, user_id=move.user_id,
+               move_id=move.id)
 
 
 def _bring_in(move: StockMove, origin: Outside, pool: int | None) -> None:
@@ -217,7 +218,8 @@ def _bring_in(move: StockMove, origin: Outside, pool: int | None) -> None:
     dims = {"sku_id": move.sku_id, "warehouse_id": pool, **_order_dims(move)}
     memo = f"{verb}: {move.qty} × {_sku_code(move.sku_id)} at {unit_cost.quantize(UNIT_COST)}"
     post_entry([debit(Acct.INVENTORY, value, memo, qty=move.qty, **dims), credit(account, value, memo, qty=move.qty, **dims)],
-               kind=kind, source_type=move.cause_type, source_id=move.cause_id, memo=memo, user_id=move.user_id)
+               kind=kind, source_type=move.cause_type, source_id=move.cause_id, memo=memo, user_id=move.user_id,
+               move_id=move.id)
 
 
 def _is_opening(move: StockMove) -> bool:

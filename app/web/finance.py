@@ -37,12 +37,16 @@ def _date_arg(name: str) -> date | None:
 
 
 def _text_arg(name: str, limit: int = 100) -> str:
-    return request.args.get(name, "").strip()[:limit]
+    return finance.clean_text(request.args.get(name, ""), limit)
+
+
+def _form(*names: str, limit: int = 100) -> dict[str, str]:
+    return {name: finance.clean_text(request.form.get(name, ""), limit) for name in names}
 
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _period_arg(name: str, default: str) -> str:
@@ -112,13 +116,14 @@ def journal_csv():
 def entry_detail(entry_id: int, errors: dict | None = None, status: int = 200):
     entry = db.session.get(JournalEntry, entry_id) or abort(404)
     return page("finance/entry.html", "reverse", status=status, entry=entry, errors=errors or {},
-                reversed_by=reports.reversal_of(entry.id), reversible=entry.kind not in finance.UNREVERSIBLE)
+                reversed_by=reports.reversal_of(entry.id), reversible=entry.kind not in finance.UNREVERSIBLE,
+                move=db.session.get(StockMove, entry.move_id) if entry.move_id else None)
 
 
 @bp.route("/journal/<int:entry_id>/reverse", methods=["POST"])
 def reverse(entry_id: int):
     try:
-        reversal = finance.reverse_entry(entry_id, reason=request.form.get("reason", "")[:300], user_id=current_user.id)
+        reversal = finance.reverse_entry(entry_id, reason=_form("reason", limit=300)["reason"], user_id=current_user.id)
     except ValidationError as exc:
         return entry_detail(entry_id, exc.errors, 422)
     except DomainError as exc:
@@ -130,7 +135,7 @@ def reverse(entry_id: int):
 @bp.route("/sources/<source_type>/<path:source_id>")
 def source(source_type: str, source_id: str):
     """Every posting a document caused, with the document itself and the stock moves it made."""
-    source_type, source_id = source_type[:30], source_id[:40]
+    source_type, source_id = finance.clean_text(source_type, 30), finance.clean_text(source_id, 40)
     moves = list(db.session.scalars(select(StockMove).where(StockMove.cause_type == source_type,
                                                             StockMove.cause_id == source_id)
                                     .order_by(StockMove.id).limit(200)))
@@ -250,7 +255,7 @@ def credit_note_pdf(note_id: int):
 @bp.route("/credit-notes/<int:note_id>/pay", methods=["POST"])
 def pay_refund(note_id: int):
     try:
-        note = finance.pay_refund(note_id, reference=request.form.get("reference", "")[:100], user_id=current_user.id)
+        note = finance.pay_refund(note_id, reference=_form("reference")["reference"], user_id=current_user.id)
     except ValidationError as exc:
         return credit_note_detail(note_id, exc.errors, 422)
     except DomainError as exc:
@@ -277,7 +282,7 @@ def _payments_page(form: dict, errors: dict, status: int = 200, message: str | N
 
 
 def _record_payment():
-    form = {k: request.form.get(k, "").strip()[:100] for k in ("order", "amount", "reference", "received_on")}
+    form = _form("order", "amount", "reference", "received_on")
     errors: dict[str, str] = {}
     order = db.session.scalar(select(Order).where(Order.number == form["order"])) if form["order"] else None
     if order is None:
@@ -504,8 +509,7 @@ def _supplier_invoices_page(form: dict, errors: dict, status: int = 200, message
 
 
 def _record_supplier_invoice():
-    form = {k: request.form.get(k, "").strip()[:80] for k in ("receipt", "supplier", "reference", "amount", "tax",
-                                                                "invoice_date")}
+    form = _form("receipt", "supplier", "reference", "amount", "tax", "invoice_date", limit=80)
     errors: dict[str, str] = {}
     receipt_type, _, receipt_ref = form["receipt"].partition(":")
     if not receipt_ref:
@@ -517,7 +521,7 @@ def _record_supplier_invoice():
         invoice_date = date.fromisoformat(form["invoice_date"]) if form["invoice_date"] else None
     except ValueError:
         errors["invoice_date"] = "Enter the date as YYYY-MM-DD."
-    supplier_id = int(form["supplier"]) if form["supplier"].isdigit() else None
+    supplier_id = int(form["supplier"]) if form["supplier"].isascii() and form["supplier"].isdigit() else None
     if errors:
         return _supplier_invoices_page(form, errors, 422, "Please correct the highlighted fields.")
     try:
@@ -543,7 +547,7 @@ def periods():
 @bp.route("/periods/<period>/close", methods=["POST"])
 def close_period(period: str):
     try:
-        closed = finance.close_period(period[:7], user_id=current_user.id, note=request.form.get("note", "")[:300])
+        closed = finance.close_period(period[:7], user_id=current_user.id, note=_form("note", limit=300)["note"])
     except DomainError as exc:
         flash(exc.message, "error")
         return go_to(url_for("finance.periods"))

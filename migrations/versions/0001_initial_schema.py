@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 22:08:41.179518
+Create Date: 2026-11-26 22:35:45.112346
 
 """
 from alembic import op
@@ -348,6 +348,7 @@ def upgrade():
     sa.Column('memo', sa.String(length=300), nullable=False),
     sa.Column('source_type', sa.String(length=30), nullable=False),
     sa.Column('source_id', sa.String(length=40), nullable=False),
+    sa.Column('move_id', sa.Integer(), nullable=True),
     sa.Column('reverses_id', sa.Integer(), nullable=True),
     sa.Column('reversal_reason', sa.String(length=300), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
@@ -360,6 +361,7 @@ def upgrade():
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.create_index('ix_journal_entries_date', ['entry_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_entries_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_journal_entries_move_id'), ['move_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_entries_period'), ['period'], unique=False)
         batch_op.create_index('ix_journal_entries_source', ['source_type', 'source_id'], unique=False)
 
@@ -2043,6 +2045,7 @@ def downgrade():
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_journal_entries_source')
         batch_op.drop_index(batch_op.f('ix_journal_entries_period'))
+        batch_op.drop_index(batch_op.f('ix_journal_entries_move_id'))
         batch_op.drop_index(batch_op.f('ix_journal_entries_kind'))
         batch_op.drop_index('ix_journal_entries_date')
 
