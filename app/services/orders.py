@@ -47,6 +47,8 @@ def move_order(order: Order, new: OrderStatus | str, reason: str = "", user_id: 
 
 def move_shipment(shipment: Shipment, new: ShipmentStatus | str, reason: str = "", user_id: int | None = None) -> None:
     """Move a shipment along its state graph, on the order's timeline."""
+    if shipment.id is None:
+        db.session.flush()  # the transition names the shipment by id
     target = check_shipment_transition(shipment.status, new)
     db.session.add(OrderTransition(order_id=shipment.order_id, shipment_id=shipment.id, from_status=shipment.status,
                                    to_status=target.value, reason=reason[:500], user_id=user_id, created_at=utcnow()))
@@ -117,7 +119,8 @@ def _create_order(channel: Channel, draft: OrderDraft, source: str, user_id: int
     for number, line in enumerate(draft.lines, 1):
         order.lines.append(OrderLine(line_no=number, sku_id=skus[line.sku].id, title=(line.title or skus[line.sku].name)[:300],
                                      external_line_id=line.external_line_id or "", qty=line.qty,
-                                     unit_price=line.unit_price, discount=line.discount, tax=line.tax))
+                                     unit_price=line.unit_price, discount=line.discount, tax=line.tax,
+                                     qty_allocated=0, qty_shipped=0))
     db.session.add(order)
     db.session.flush()
     order.number = f"SO-{order.id:06d}"
@@ -292,16 +295,20 @@ def reserve_line(order: Order, line: OrderLine, warehouse_id: int, qty: int, *, 
     if reserved:
         ship_line = next((sl for sl in shipment.lines if sl.order_line_id == line.id), None)
         if ship_line is None:
-            ship_line = ShipmentLine(order_line_id=line.id, sku_id=line.sku_id, qty=0, qty_picked=0, qty_packed=0)
+            ship_line = ShipmentLine(order_line=line, order_line_id=line.id, sku_id=line.sku_id, qty=0, qty_picked=0,
+                                     qty_packed=0)
             shipment.lines.append(ship_line)
         ship_line.qty += reserved
         for location, q in taken:
-            ship_line.bins.append(ShipmentBin(location_id=location.id, qty=q, qty_picked=0))
+            ship_line.bins.append(ShipmentBin(location=location, location_id=location.id, qty=q, qty_picked=0))
         line.qty_allocated += reserved
     elif not shipment.lines:
         order.shipments.remove(shipment)
-        db.session.delete(shipment)
-        db.session.flush()  # the next warehouse's shipment may take the same number: delete first
+        if shipment.id is None:
+            db.session.expunge(shipment)
+        else:
+            db.session.delete(shipment)
+            db.session.flush()  # the next warehouse's shipment may take the same number: delete first
     return reserved
 
 
@@ -313,7 +320,6 @@ def _open_shipment(order: Order, warehouse_id: int, routing_run_id: int | None) 
                         number=f"{order.number}-{len(order.shipments) + 1}", routing_run_id=routing_run_id,
                         created_at=utcnow())
     order.shipments.append(shipment)
-    db.session.flush()
     return shipment
 
 
