@@ -1,9 +1,10 @@
 """Purchase orders over the JSON API: drafting, reading, sending, notices and receipts; bad bodies get 4xx JSON."""
 from __future__ import annotations
 
-from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.domain.inventory import Status
 from app.services.ledger import balance
@@ -149,3 +150,20 @@ def test_every_purchasing_endpoint_is_in_the_openapi_document_with_its_schemas(c
         "items"]["properties"]
     assert {"/api/v1/purchase-orders/{po_id}", "/api/v1/purchase-orders/{po_id}/send",
             "/api/v1/purchase-orders/{po_id}/shipments"} <= set(paths)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True) |
+                    st.text(max_size=12) | st.sampled_from(["MUG", "CAP", "ACME", "EAST", "1e400", "-0", "2026-02-30"]),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                        st.sampled_from(["supplier", "warehouse", "lines", "sku", "qty", "unit_cost", "quarantine",
+                                         "note", "expected_date", "reference"]) | st.text(max_size=6), inner, max_size=5),
+                    max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=JSON)
+def test_no_body_however_malformed_gets_a_500(client, buyer, acme, body):
+    for path in ("/api/v1/purchase-orders", "/api/v1/purchase-orders/1/receive", "/api/v1/purchase-orders/1/shipments"):
+        response = client.post(path, json=body, headers=buyer)
+        assert response.status_code < 500, (path, body)
+        assert response.status_code < 300 or "error" in response.json, (path, body)

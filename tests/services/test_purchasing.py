@@ -2,7 +2,7 @@
 closing short, cancelling, and receipts filling backorders; every unit through the ledger."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
