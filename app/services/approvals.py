@@ -111,6 +111,12 @@ def pending_request_for(subject_type: str, subject_id: object) -> ApprovalReques
         ApprovalRequest.status == PENDING))
 
 
+def latest_request_for(subject_type: str, subject_id: object) -> ApprovalRequest | None:
+    return db.session.scalar(select(ApprovalRequest).where(
+        ApprovalRequest.subject_type == subject_type, ApprovalRequest.subject_id == str(subject_id))
+        .order_by(ApprovalRequest.id.desc()).limit(1))
+
+
 def can_decide(request: ApprovalRequest, user: User) -> bool:
     """True when this person may decide: not the requester, and holding the approver role (or admin)."""
     return (request.status == PENDING and user.id != request.requested_by_id

@@ -18,7 +18,7 @@ from app.barcodes import code128_svg
 from app.pdf import render_pdf
 from app.services import purchasing, purchasing_queries, queries
 from app.services import replenishment as restock
-from app.services.approvals import pending_request_for
+from app.services.approvals import latest_request_for, pending_request_for
 from app.services.settings import get_setting
 from app.web.guard import guarded_blueprint
 from app.web.render import go_to, page
@@ -328,6 +328,7 @@ def _po_page(po_id: int, errors: dict | None = None, form: dict | None = None, s
     return page("procurement/purchase_order.html", status=status, po=po, errors=errors or {}, form=form or {},
                 timeline=timeline, plan=purchasing.put_away_plan(po), bins=_bins(po.warehouse_id),
                 approval=pending_request_for("purchase_order", po.id), home_value=purchasing.home_value(po),
+                last_decision=latest_request_for("purchase_order", po.id),
                 today=purchasing.local_today(), usernames=queries.users_by_id({e.user_id for e in timeline if e.user_id}),
                 tolerance=get_setting("purchasing.over_receipt_tolerance_pct"))
 

@@ -232,3 +232,13 @@ def test_the_buyer_cannot_approve_their_own_po_from_the_inbox(client, world, ste
     assert "another person decides" in client.get("/approvals/").data.decode()
     response = client.post(f"/approvals/{po.approval_request_id}/decide", data={"decision": "approve"})
     assert response.status_code == 403 and po.status == "awaiting_approval"
+
+
+def test_a_rejected_po_shows_who_rejected_it_and_why(client, world, steady, make_user):
+    from app.services.approvals import decide_approval
+    buyer = make_user("procurement", "luis")
+    po = sent_po(world, steady, [("MUG", 3000, None)], user=buyer)
+    decide_approval(po.approval_request_id, make_user("finance", "hannah").id, False, "split it over two months")
+    client.post("/login", data={"username": "luis", "password": "correct-horse-9"})
+    page = client.get(f"/procurement/purchase-orders/{po.id}").data.decode()
+    assert "Rejected by Test finance" in page and "split it over two months" in page and "Save lines" in page
