@@ -11,18 +11,15 @@ from sqlalchemy.orm import Session
 from app.services.events import record_event
 
 
-def available_to_sell_by_sku(sku_ids: set[int]) -> dict[int, list[dict]]:
-    from app.services.queries import available_to_sell
-    return {sku_id: available_to_sell(sku_id) for sku_id in sku_ids}
-
-
 def _publish(session: Session) -> None:
     touched = session.info.pop("availability_touched", None)
     if not touched:
         return
     from app.models import Sku
-    codes = dict(session.query(Sku.id, Sku.code).filter(Sku.id.in_(touched)).all())
-    for sku_id, rows in available_to_sell_by_sku(touched).items():
+    from app.services.queries import available_to_sell_for
+    with session.no_autoflush:
+        codes = dict(session.query(Sku.id, Sku.code).filter(Sku.id.in_(touched)).all())
+    for sku_id, rows in available_to_sell_for(touched).items():
         record_event("inventory.available_changed", "sku", codes.get(sku_id, sku_id),
                      {"sku": codes.get(sku_id), "channels": {r["channel"]: r["available_to_sell"] for r in rows}})
 

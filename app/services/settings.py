@@ -4,6 +4,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
 from app.domain.holds import HoldRules
 from app.extensions import db
 from app.models.settings import Setting
@@ -72,8 +75,29 @@ DEFAULTS: dict[str, Any] = {
 
 
 def get_setting(key: str) -> Any:
-    row = db.session.get(Setting, key)
-    return row.value if row is not None else DEFAULTS.get(key)
+    """A setting's stored value, else its default; read once per transaction, since hot paths ask often."""
+    stored = _stored_settings()
+    return stored[key] if key in stored else DEFAULTS.get(key)
+
+
+def _stored_settings() -> dict[str, Any]:
+    cache = db.session.info.get(_CACHE_KEY)
+    if cache is None:
+        with db.session.no_autoflush:
+            cache = dict(db.session.execute(select(Setting.key, Setting.value)).all())
+        db.session.info[_CACHE_KEY] = cache
+    return cache
+
+
+_CACHE_KEY = "keel_settings"
+
+
+def _forget_settings(session, *args) -> None:
+    session.info.pop(_CACHE_KEY, None)
+
+
+event.listen(Session, "after_commit", _forget_settings)
+event.listen(Session, "after_rollback", _forget_settings)
 
 
 @service
@@ -82,6 +106,7 @@ def set_setting(key: str, value: Any, *, user_id: int | None = None) -> None:
     row = db.session.get(Setting, key) or Setting(key=key)
     row.value, row.updated_by_id = value, user_id
     db.session.add(row)
+    db.session.info.pop(_CACHE_KEY, None)
     db.session.commit()
 
 
