@@ -94,13 +94,16 @@ def shipped_units(period: Period, dimension: str) -> dict[str, int]:
 
 
 def return_rates(period: Period, dimension: str, *, limit: int | None = None) -> list[RateRow]:
-    """Returned over shipped units per key, the most returned first."""
+    """Returned over shipped units per key: channels by rate, SKUs and reasons by units returned."""
     returned, shipped = returned_units(period, dimension), shipped_units(period, dimension)
     names = _labels(dimension)
     rows = [RateRow(key, names.get(key, key), n, shipped.get(key, shipped.get("*", 0))) for key, n in returned.items()]
     if dimension == "channel":
         rows += [RateRow(k, names.get(k, k), 0, n) for k, n in shipped.items() if k not in returned]
-    rows.sort(key=lambda r: (-(r.rate or 0) if dimension != "reason" else -r.returned, -r.returned, r.key))
+    if dimension == "channel":
+        rows.sort(key=lambda r: (-(r.rate or 0), -r.returned, r.key))
+    else:  # by SKU a rate over one or two units means little: the most returned come first
+        rows.sort(key=lambda r: (-r.returned, -(r.rate or 0), r.key))
     return rows[:limit] if limit else rows
 
 
