@@ -82,8 +82,11 @@ def local_today() -> date:
     return datetime.now(ZoneInfo(current_app.config.get("KEEL_TIMEZONE", "Europe/London"))).date()
 
 
-def get_po(po_id: int) -> PurchaseOrder:
-    po = db.session.get(PurchaseOrder, po_id) if isinstance(po_id, int) else None
+def get_po(po_id: int, *, lock: bool = False) -> PurchaseOrder:
+    """The purchase order; with lock, its row is held until commit so two changes to it queue rather than race."""
+    if not isinstance(po_id, int) or isinstance(po_id, bool):
+        raise NotFound("No such purchase order.")
+    po = db.session.get(PurchaseOrder, po_id, with_for_update=lock or None, populate_existing=lock)
     if po is None:
         raise NotFound("No such purchase order.")
     return po
@@ -184,7 +187,7 @@ def record_draft(supplier_id: int, warehouse_id: int, lines: list[LineInput], *,
 def update_draft_lines(po_id: int, lines: list[LineInput], *, user_id: int | None, note: str | None = None
                        ) -> PurchaseOrder:
     """Replace a draft's lines; an approved order that is edited goes back to draft and needs approval again."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if po.status not in (DRAFT, APPROVED):
         raise Conflict(f"Purchase order {po.number} is {po.status.replace('_', ' ')}; only drafts can be edited.")
     if po.status == APPROVED:
@@ -300,7 +303,7 @@ def _longest_lead_days(po: PurchaseOrder) -> int:
 @service
 def send_purchase_order(po_id: int, *, user_id: int | None) -> PurchaseOrder:
     """Send a draft or approved PO to the supplier; a draft over the approval threshold waits for approval first."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if po.status == DRAFT and (rule := approval_needed("purchase_order", home_value(po))) is not None:
         request = request_approval("purchase_order", "purchase_order", po.id, home_value(po), user_id,
                                    f"{po.number} to {po.supplier.name} for {po.warehouse.code}: {po.units} units, "
@@ -339,7 +342,7 @@ def _rejected(request: ApprovalRequest) -> None:
 def confirm_purchase_order(po_id: int, *, user_id: int | None, expected_date: date | None = None,
                            supplier_reference: str = "") -> PurchaseOrder:
     """Record the supplier's confirmation, with the delivery date they promise."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if expected_date is not None and expected_date < (po.sent_at.date() if po.sent_at else local_today()):
         raise ValidationError("The promised date cannot be before the order was sent.", field="expected_date")
     _move_po(po, CONFIRMED, user_id, supplier_reference.strip())
@@ -356,7 +359,7 @@ def confirm_purchase_order(po_id: int, *, user_id: int | None, expected_date: da
 def record_shipment_notice(po_id: int, lines: list[tuple[int, int]], *, expected_date: date, user_id: int | None,
                            reference: str = "", carrier: str = "", tracking: str = "") -> SupplierShipment:
     """The supplier has shipped: the notified units move from the supplier to the dock, in transit."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if po.status not in NOTIFIABLE:
         raise Conflict(f"Purchase order {po.number} is {po.status.replace('_', ' ')}; no shipment can be notified.")
     if not isinstance(expected_date, date):
@@ -419,7 +422,7 @@ def dock_location(warehouse: Warehouse) -> Location:
 @service
 def receive_purchase_order(po_id: int, lines: list[ReceiveInput], *, user_id: int | None, note: str = "") -> Receipt:
     """Count units in at the dock: from transit when notified, else from the supplier; then fill backorders."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if po.status not in RECEIVABLE:
         raise Conflict(f"Purchase order {po.number} is {po.status.replace('_', ' ')}; nothing can be received on it.")
     chosen = _received_lines(po, lines)
@@ -555,7 +558,7 @@ def put_away_plan(po: PurchaseOrder) -> list[tuple[PurchaseOrderLine, int, Locat
 @service
 def put_away(po_id: int, moves: list[tuple[int, int, int]], *, user_id: int | None) -> int:
     """Move received units from the dock to bins: (PO line id, bin id, units) each; returns units moved."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     dock, cause = dock_location(po.warehouse), Cause("purchase_order", po.number)
     lines = {line.id: line for line in po.lines}
     errors, moved = {}, 0
@@ -586,7 +589,7 @@ def put_away(po_id: int, moves: list[tuple[int, int, int]], *, user_id: int | No
 @service
 def release_from_quarantine(po_id: int, line_id: int, qty: int, *, user_id: int | None, note: str = "") -> int:
     """Inspection passed: quarantined units of a line become available on the dock, and fill backorders."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     line = next((candidate for candidate in po.lines if candidate.id == line_id), None)
     if line is None:
         raise NotFound("Not a line of this purchase order.")
@@ -609,7 +612,7 @@ def release_from_quarantine(po_id: int, line_id: int, qty: int, *, user_id: int 
 @service
 def close_purchase_order(po_id: int, *, user_id: int | None, note: str = "") -> PurchaseOrder:
     """Finish a PO: units never delivered are given up, and notified units that never came go back to the supplier."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if po.status not in (PARTIALLY_RECEIVED, RECEIVED):
         raise InvalidTransition(f"Purchase order {po.number} is {po.status.replace('_', ' ')}; only received or "
                                 f"partly received orders can be closed.")
@@ -641,7 +644,7 @@ def _return_undelivered(po: PurchaseOrder, user_id: int | None) -> None:
 @service
 def cancel_purchase_order(po_id: int, *, user_id: int | None, reason: str) -> PurchaseOrder:
     """Cancel a PO before anything has arrived; units notified in transit go back to the supplier."""
-    po = get_po(po_id)
+    po = get_po(po_id, lock=True)
     if not reason.strip():
         raise ValidationError("Say why the order is cancelled.", field="reason")
     if any(line.qty_received for line in po.lines):

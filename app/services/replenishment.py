@@ -589,7 +589,8 @@ def _chosen_lines(line_ids: list[int], quantities: dict[int, int]) -> list[Reple
         raise ValidationError("Tick at least one suggestion to draft.", field="lines")
     if run is None:
         raise Conflict("There is no finished replenishment run yet.")
-    lines = list(db.session.scalars(select(ReplenishmentLine).where(ReplenishmentLine.id.in_(line_ids))))
+    lines = list(db.session.scalars(select(ReplenishmentLine).where(ReplenishmentLine.id.in_(line_ids))
+                                    .order_by(ReplenishmentLine.id).with_for_update()))
     errors = {}
     for line in lines:
         qty = quantities.get(line.id, line.qty)
