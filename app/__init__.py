@@ -19,6 +19,7 @@ def create_app(config_class: type = Config) -> Flask:
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(config_class)
     register_extensions(app)
+    register_input_rules(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -54,6 +55,12 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str):
         from app.models import User
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def register_input_rules(app: Flask) -> None:
+    """Before any route exists: ids in URLs bounded to the key range, NUL characters refused."""
+    from app.security import register_input_rules as register
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

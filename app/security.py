@@ -5,8 +5,9 @@ import logging
 import re
 import time
 
-from flask import Flask, flash, request, session
+from flask import Flask, flash, jsonify, request, session
 from flask_login import current_user, logout_user
+from werkzeug.routing import IntegerConverter
 
 from app.web.render import page
 
@@ -63,6 +64,44 @@ def install_secret_masking() -> None:
 
     masked_record.masks_secrets = True
     logging.setLogRecordFactory(masked_record)
+
+
+# --- input every route can trust ----------------------------------------------------------------------------
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer keys on PostgreSQL
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every URL: a number past the key range matches no route (404) instead of failing a query."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _carries_nul() -> bool:
+    if any("\x00" in value for value in request.args.values()):
+        return True
+    if request.mimetype == "application/json":
+        body = request.get_data(cache=True)
+        return b"\x00" in body or b"\\u0000" in body.lower()
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return any("\x00" in value for value in request.form.values())
+    return False
+
+
+def register_input_rules(app: Flask) -> None:
+    """Bounded ids in URLs, and no NUL characters (PostgreSQL text cannot hold them) outside channel webhooks,
+    whose raw payloads the intake stores as received."""
+    app.url_map.converters["int"] = IdConverter
+
+    @app.before_request
+    def refuse_nul_characters():
+        if request.path.startswith("/webhooks/") or not _carries_nul():
+            return None
+        message = "The request contains a NUL character, which Keel does not accept."
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "invalid", "message": message}), 400
+        return page("error.html", status=400, code=400, title="That did not work", message=message)
 
 
 # --- sign-in throttling by address ---------------------------------------------------------------------------

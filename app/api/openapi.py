@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
+from werkzeug.routing import IntegerConverter
 
 from app.api import api
 
@@ -34,7 +35,7 @@ def _operation(rule, method: str) -> dict:
     doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
     operation = {"operationId": rule.endpoint.replace(".", "_") + "_" + method.lower(), "summary": doc,
                  "parameters": [{"name": arg, "in": "path", "required": True,
-                                 "schema": {"type": "integer", "minimum": 1} if rule._converters[arg].__class__.__name__ == "IntegerConverter" else {"type": "string"}}
+                                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if isinstance(rule._converters[arg], IntegerConverter) else {"type": "string"}}
                                 for arg in rule.arguments] + QUERY_PARAMS.get(rule.endpoint, []),
                  "responses": _responses(rule.endpoint, method)}
     if rule.endpoint != "api.openapi":

@@ -168,3 +168,18 @@ def test_sql_errors_never_show_the_values_they_were_given(db, make_user):
         database.session.commit()
     database.session.rollback()
     assert "topsecret" not in str(caught.value) and "another-secret" not in str(caught.value)
+
+
+def test_ids_past_the_key_range_and_nul_characters_are_refused_cleanly(client, login_as, make_user):
+    login_as("admin")
+    assert client.get("/admin/users/99999999999").status_code == 404
+    assert client.get("/admin/users?q=a%00b").status_code == 400
+    make_user("retail", "priya")
+    headers = {"Authorization": f"Bearer {create_token('priya')}"}
+    response = client.post("/api/v1/orders", data='{"channel": "WEB\\u0000"}', headers=headers,
+                           content_type="application/json")
+    assert response.status_code == 400 and response.json["error"] == "invalid"
+    spec = client.get("/api/v1/openapi.json").json
+    ids = [p["schema"] for path in spec["paths"].values() for op in path.values() for p in op["parameters"]
+           if p["in"] == "path" and p["schema"]["type"] == "integer"]
+    assert ids and all(s["maximum"] == 2**31 - 1 for s in ids)
