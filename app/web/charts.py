@@ -216,7 +216,7 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]],
     colours = colours or {}
     left, right, top, bottom = 44, 12, 12, 26
     values = [float(v) for points in series.values() for v in points if v is not None] or [0.0]
-    low, high = min(0.0, min(values)), max(values)
+    low, high = min(0.0, min(values)), max(0.0, max(values))
     high = high if high > low else low + 1
     step = (width - left - right) / max(len(labels) - 1, 1)
 
