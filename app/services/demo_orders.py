@@ -189,7 +189,7 @@ def _capture(rng, code: str, draft: OrderDraft, placed_at: datetime, now: dateti
     order.created_at = placed_at
     tally.created += 1
     age = now - placed_at
-    if order.status == "on_hold" and age > timedelta(days=2) and rng.random() < 0.85:
+    if order.status == "on_hold" and age > timedelta(days=2) and (age > timedelta(days=4) or rng.random() < 0.5):
         _review(order, placed_at + timedelta(hours=rng.randint(2, 30)), retail, rng, tally)
     elif order.status not in ("received", "cancelled") and age > timedelta(hours=6) and rng.random() < 0.04:
         at = placed_at + timedelta(hours=rng.randint(1, 40))
@@ -252,8 +252,9 @@ def _velocity_burst(rng, channels, skus, weights, now: datetime, tally: Tally) -
     for k in range(5):
         placed = now - timedelta(minutes=55 - 11 * k)
         draft = _draft(rng, 900_000 + k, "SHOP", placed, skus, weights)
-        draft = dataclasses.replace(draft, ship_to=address, customer_name=name, billing_country="GB",
-                                    payment_captured=True)
+        email = f"{name.lower().replace(' ', '.').replace(chr(39), '')}@example.co.uk"
+        draft = dataclasses.replace(draft, ship_to=address, customer_name=name, customer_email=email,
+                                    billing_country="GB", payment_captured=True)
         order = order_service.record_capture("SHOP", draft, source="shopify").order
         _stamp(order, 0, placed)
         order.created_at = placed
@@ -267,9 +268,11 @@ def _exception_deliveries(rng: random.Random, channels: dict[str, Channel], skus
         source, code = ("shopify", "SHOP") if k % 3 else ("woocommerce", "OUTLET")
         if code not in channels:
             continue
-        payload = _shopify_payload(rng, k, skus) if source == "shopify" else _woocommerce_payload(rng, k, skus)
-        field, reason = _why_unmappable(source, payload)
         received = now - timedelta(hours=rng.randint(1, 70), minutes=rng.randint(0, 59))
+        placed = received - timedelta(seconds=rng.randint(2, 40))
+        payload = (_shopify_payload(rng, k, skus, placed) if source == "shopify"
+                   else _woocommerce_payload(rng, k, skus, placed))
+        field, reason = _why_unmappable(source, payload)
         topic = "orders/create" if source == "shopify" else "order.created"
         headers = ({"X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": f"demo-{k}-{rng.randint(10**8, 10**9)}",
                     "X-Shopify-Shop-Domain": "harbour-and-pine.myshopify.com"} if source == "shopify"
@@ -292,12 +295,12 @@ def _why_unmappable(source: str, payload: dict) -> tuple[str, str]:
     return "", ""
 
 
-def _shopify_payload(rng: random.Random, k: int, skus: list[Sku]) -> dict:
+def _shopify_payload(rng: random.Random, k: int, skus: list[Sku], placed_at: datetime) -> dict:
     real = rng.choice(skus)
     ghost = rng.choice(["HOOD-SAND-M", "MUG-TERRA", "TOTE-OLIVE", "CANDLE-PINE-LARGE", "BEANIE-MINT"])
     name = _person(rng)
     address = _address(rng, name)
-    placed = (utcnow() - timedelta(hours=k + 2)).replace(microsecond=0).isoformat()
+    placed = placed_at.replace(microsecond=0).isoformat()
     items = [(real.code, real.name, real.price, 1), (ghost, ghost.replace("-", " ").title(), Decimal("24.00"), 1)]
     total = sum((price * qty for _, _, price, qty in items), Decimal("0"))
     return {"id": 5700000000 + k, "name": f"#{19000 + k}", "currency": "GBP", "created_at": placed, "updated_at": placed,
@@ -314,12 +317,12 @@ def _shopify_payload(rng: random.Random, k: int, skus: list[Sku]) -> dict:
             "billing_address": {"country_code": "GB"}}
 
 
-def _woocommerce_payload(rng: random.Random, k: int, skus: list[Sku]) -> dict:
+def _woocommerce_payload(rng: random.Random, k: int, skus: list[Sku], placed_at: datetime) -> dict:
     real = rng.choice(skus)
     name = _person(rng)
     address = _address(rng, name)
     first, last = name.split(" ", 1)
-    placed = (utcnow() - timedelta(hours=k + 3)).replace(microsecond=0, tzinfo=None).isoformat()
+    placed = placed_at.replace(microsecond=0, tzinfo=None).isoformat()
     return {"id": 31000 + k, "number": str(31000 + k), "status": "processing", "currency": "GBP",
             "date_created_gmt": placed, "date_modified_gmt": placed, "total": str(real.price + Decimal("9.00")),
             "billing": {"first_name": first, "last_name": last, "email": f"{first.lower()}@example.co.uk", "country": "GB"},
