@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app.api import api, error, list_answer, roles
+from app.api import api, catalog, error, list_answer, roles
 from app.api.openapi import documented
 from app.channels.api_order import ORDER_SCHEMA
 from app.domain.errors import NotFound
@@ -66,6 +66,17 @@ SEARCH_PARAMS = [
     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Placed on or before."},
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
 ]
+
+
+CHANNEL_LIST = {"type": "object", "required": ["items", "page", "pages", "total"], "properties": {
+    "items": {"type": "array", "items": {"type": "object", "required": ["code", "name", "type"], "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"},
+        "type": {"type": "string", "enum": ["web", "shopify", "woocommerce", "marketplace", "wholesale", "store"]},
+        "currency": {"type": "string"}, "safety_buffer": {"type": "integer"}, "active": {"type": "boolean"},
+        "warehouses": {"type": "array", "items": {"type": "string"}, "description": "Warehouse codes, best first."}}}},
+    "page": {"type": "integer"}, "pages": {"type": "integer"}, "total": {"type": "integer"}}}
+# GET /channels is served with the catalogue; the channels it lists are the ones orders arrive through.
+documented(response=CHANNEL_LIST)(catalog.list_channels)
 
 
 @api.post("/orders")

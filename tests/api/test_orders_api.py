@@ -213,3 +213,11 @@ def test_the_set_channel_secret_command_sets_the_secret_webhooks_are_checked_aga
     assert bad.exit_code != 0 and "NOPE" in bad.output
     short = app.test_cli_runner().invoke(args=["set-channel-secret", "WEB", "short"])
     assert short.exit_code != 0 and "8 to 200" in short.output
+
+
+def test_openapi_describes_the_channel_list_and_the_answer_matches_it(client, token):
+    spec = client.get("/api/v1/openapi.json").json
+    schema = spec["paths"]["/api/v1/channels"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    body = client.get("/api/v1/channels", headers=bearer(token)).json
+    jsonschema.validate(body, schema)
+    assert {c["code"]: c["type"] for c in body["items"]} == {"AMZ": "marketplace", "WEB": "shopify"}

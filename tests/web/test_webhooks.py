@@ -286,3 +286,15 @@ def test_woocommerce_older_modification_is_ignored(client, woo_channel, world):
     late = woo_post(client, json.dumps(older).encode(), topic="order.updated", delivery="3")
     assert late.json["status"] == "stale"
     assert database.session.scalar(select(Order)).status == "cancelled"
+
+
+def test_a_signed_shopify_order_shows_once_in_the_inbox_allocated(client, ipods, login_as):
+    body = fixture_bytes(ORDER_2025)
+    number = shopify_post(client, body, webhook_id="w1").json["order"]
+    shopify_post(client, body, webhook_id="w1")
+    shopify_post(client, body, topic="orders/updated", webhook_id="w2")
+    login_as("retail")
+    page = client.get("/orders").data.decode()
+    assert page.count(f">{number}</a>") == 1
+    row = page[page.index(f">{number}</a>"):]
+    assert "Allocated" in row[:row.index("</tr>")]
