@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Event, Sku, Supplier
+from app.models import Event, Location, Sku, Supplier
 from app.models.purchasing import PurchaseOrder, PurchaseOrderLine, Receipt, SupplierContact, SupplierSku
 from app.models.types import utcnow
 from app.services.queries import like_pattern
@@ -56,6 +56,13 @@ def po_counts_by_status() -> dict[str, int]:
 def po_timeline(po: PurchaseOrder) -> list[Event]:
     return list(db.session.scalars(select(Event).where(Event.subject_type == "purchase_order",
                                                        Event.subject_id == po.number).order_by(Event.id)))
+
+
+def warehouse_bins(warehouse_id: int) -> list[Location]:
+    """A warehouse's active bins, front to back: the choices for put-away."""
+    return list(db.session.scalars(select(Location).where(Location.warehouse_id == warehouse_id, Location.kind == "bin",
+                                                          Location.active.is_(True))
+                                   .order_by(Location.aisle, Location.position_m, Location.level, Location.code)))
 
 
 def supplier_search(q: str = "", *, active: str = "") -> Select:

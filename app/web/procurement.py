@@ -326,18 +326,12 @@ def _po_page(po_id: int, errors: dict | None = None, form: dict | None = None, s
         abort(404)
     timeline = purchasing_queries.po_timeline(po)
     return page("procurement/purchase_order.html", status=status, po=po, errors=errors or {}, form=form or {},
-                timeline=timeline, plan=purchasing.put_away_plan(po), bins=_bins(po.warehouse_id),
+                timeline=timeline, plan=purchasing.put_away_plan(po),
+                bins=purchasing_queries.warehouse_bins(po.warehouse_id),
                 approval=pending_request_for("purchase_order", po.id), home_value=purchasing.home_value(po),
                 last_decision=latest_request_for("purchase_order", po.id),
                 today=purchasing.local_today(), usernames=queries.users_by_id({e.user_id for e in timeline if e.user_id}),
                 tolerance=get_setting("purchasing.over_receipt_tolerance_pct"))
-
-
-def _bins(warehouse_id: int):
-    from app.models import Location
-    return list(db.session.scalars(select(Location).where(Location.warehouse_id == warehouse_id, Location.kind == "bin",
-                                                          Location.active.is_(True))
-                                   .order_by(Location.aisle, Location.position_m, Location.level, Location.code)))
 
 
 def _act(po_id: int, action, done: str):
@@ -444,8 +438,24 @@ def notify_shipment(po_id: int):
 
 @bp.post("/purchase-orders/<int:po_id>/receive")
 def receive(po_id: int):
-    po = _po_or_404(po_id)
-    lines, errors, keys = [], {}, []
+    lines, keys, errors = _receipt_form(_po_or_404(po_id))
+    if errors:
+        return _po_page(po_id, errors, request.form.to_dict(), 422)
+    try:
+        receipt = purchasing.receive_purchase_order(po_id, lines, user_id=current_user.id, note=_text("receive_note", 500))
+    except DomainError as exc:
+        errors = getattr(exc, "errors", {}) or {}
+        flash(_errors_text(exc) if errors else exc.message, "error")
+        return _po_page(po_id, {_receipt_key(k, keys): v for k, v in errors.items()}, request.form.to_dict(), 422)
+    held = sum(rl.qty for rl in receipt.lines if rl.quarantined)
+    flash(f"Received {receipt.number}: {sum(rl.qty for rl in receipt.lines)} units"
+          + (f", {held} held in quarantine" if held else "") + ". Waiting orders were given the new stock first.")
+    return go_to(url_for("procurement.purchase_order", po_id=po_id))
+
+
+def _receipt_form(po) -> tuple[list[purchasing.ReceiveInput], list[int], dict[str, str]]:
+    """The receive form's rows with units typed in, the PO line of each, and the cells that are not numbers."""
+    lines, keys, errors = [], [], {}
     for line in po.lines:
         raw = _text(f"receive-{line.id}", 12)
         qty = _int(raw)
@@ -456,36 +466,31 @@ def receive(po_id: int):
         if raw and (qty is None or qty < 0):
             errors[f"receive-{line.id}"] = "Enter a whole number of units."
         elif qty:
-            lines.append(purchasing.ReceiveInput(line.sku_id, qty, bool(request.form.get(f"quarantine-{line.id}")),
-                                                 cost))
+            held = bool(request.form.get(f"quarantine-{line.id}"))
+            lines.append(purchasing.ReceiveInput(line.sku_id, qty, held, cost))
             keys.append(line.id)
-    if errors:
-        return _po_page(po_id, errors, request.form.to_dict(), 422)
-    try:
-        receipt = purchasing.receive_purchase_order(po_id, lines, user_id=current_user.id, note=_text("receive_note", 500))
-    except ValidationError as exc:
-        mapped = {(f"receive-{keys[int(k[6:k.index(']')])]}" if k.startswith("lines[") else k): v
-                  for k, v in exc.errors.items()}
-        flash(_errors_text(exc), "error")
-        return _po_page(po_id, mapped, request.form.to_dict(), 422)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return _po_page(po_id, {}, request.form.to_dict(), 422)
-    held = sum(rl.qty for rl in receipt.lines if rl.quarantined)
-    flash(f"Received {receipt.number}: {sum(rl.qty for rl in receipt.lines)} units"
-          + (f", {held} held in quarantine" if held else "") + ". Waiting orders were given the new stock first.")
-    return go_to(url_for("procurement.purchase_order", po_id=po_id))
+    return lines, keys, errors
+
+
+def _receipt_key(key: str, keys: list[int]) -> str:
+    """The service names lines[n] of the lines sent; the form names its cells receive-<line id>."""
+    if key.startswith("lines[") and "]" in key:
+        index = int(key[6:key.index("]")])
+        field = "receive-cost" if key.endswith("unit_cost") else "receive"
+        return f"{field}-{keys[index]}" if index < len(keys) else key
+    return key
 
 
 @bp.post("/purchase-orders/<int:po_id>/put-away")
 def put_away(po_id: int):
     po = _po_or_404(po_id)
     moves, errors = [], {}
+    bins = {location.code: location for location in purchasing_queries.warehouse_bins(po.warehouse_id)}
     for line in po.lines:
         qty, bin_code = _int(request.form.get(f"putaway-{line.id}")), _text(f"bin-{line.id}", 40)
         if not qty:
             continue
-        location = next((b for b in _bins(po.warehouse_id) if b.code == bin_code), None)
+        location = bins.get(bin_code)
         if location is None:
             errors[f"bin-{line.id}"] = f"No active bin '{bin_code}' in {po.warehouse.code}."
         else:
