@@ -1,6 +1,6 @@
 """Demo purchasing for Harbour & Pine: supplier terms, contacts and catalogues, 90 days of purchase orders and
-receipts (some late, some short, some dearer than agreed), open orders at every stage, approval rules, and a
-first replenishment run so the buyer's screens have something to say."""
+receipts (some late, some short, some dearer than agreed), open orders at every stage, approval rules, and,
+once the other areas have seeded, a first replenishment run so the buyer's screens have something to say."""
 from __future__ import annotations
 
 import random
@@ -43,7 +43,7 @@ WAREHOUSE_WEIGHTS = {"LON": 4, "MAN": 3, "MK3": 3, "BRS": 1}
 
 @demo_seeder(30)
 def seed_purchasing(rng: random.Random, *, orders: int) -> str:
-    """Supplier terms and catalogues, a purchasing history, open POs and a first replenishment run."""
+    """Supplier terms and catalogues, a purchasing history and open POs."""
     suppliers = {s.code: s for s in db.session.scalars(select(Supplier))}
     if not suppliers:
         return "purchasing: no suppliers to seed"
@@ -56,9 +56,8 @@ def seed_purchasing(rng: random.Random, *, orders: int) -> str:
     history = _history(rng, suppliers, offers, demand, buyer)
     db.session.commit()
     waiting = _awaiting_approval(offers, suppliers, buyer)
-    run = _first_run()
     return (f"purchasing: {sum(len(v) for v in offers.values())} supplier SKUs, {history} purchase orders "
-            f"({waiting} awaiting approval), replenishment run {run}")
+            f"({waiting} awaiting approval)")
 
 
 def _terms_and_contacts(rng: random.Random, suppliers: dict[str, Supplier]) -> None:
@@ -316,7 +315,9 @@ def _awaiting_approval(offers: dict[str, list[SupplierSku]], suppliers: dict[str
     return 1 if po.status == "awaiting_approval" else 0
 
 
-def _first_run() -> str:
+@demo_seeder(85)
+def first_replenishment_run(rng: random.Random, *, orders: int) -> str:
+    """The first forecast-and-suggest run, after the warehouse, returns and finance seeders moved stock."""
     from app.services.replenishment import run_replenishment
     run = run_replenishment(trigger="demo")
-    return f"{run.id}: {run.series} series, {run.suggestions} to buy in {run.seconds:.1f} s"
+    return f"replenishment run {run.id}: {run.series} forecasts, {run.suggestions} to buy in {run.seconds:.1f} s"

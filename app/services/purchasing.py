@@ -387,7 +387,7 @@ def record_shipment_notice(po_id: int, lines: list[tuple[int, int]], *, expected
 
 def _notified_lines(po: PurchaseOrder, lines: list[tuple[int, int]]) -> list[tuple[PurchaseOrderLine, int]]:
     by_sku = {line.sku_id: line for line in po.lines}
-    errors, chosen = {}, []
+    errors, chosen, counted = {}, [], {}
     for index, (sku_id, qty) in enumerate(lines):
         line = by_sku.get(sku_id)
         if line is None:
@@ -397,6 +397,11 @@ def _notified_lines(po: PurchaseOrder, lines: list[tuple[int, int]]) -> list[tup
             check_quantity(qty)
         except ValidationError as exc:
             errors[f"lines[{index}].qty"] = exc.message
+            continue
+        counted[line.id] = counted.get(line.id, 0) + qty
+        room = _receipt_ceiling(line) - line.qty_received - line.qty_in_transit
+        if counted[line.id] > room:
+            errors[f"lines[{index}].qty"] = f"{line.sku.code}: only {max(room, 0)} more can be shipped on this order."
             continue
         chosen.append((line, qty))
     if errors:
@@ -449,7 +454,7 @@ def _received_lines(po: PurchaseOrder, lines: list[ReceiveInput]) -> list[tuple[
     if not lines:
         raise ValidationError("Give at least one line with units received.", field="lines")
     by_sku = {line.sku_id: line for line in po.lines}
-    tolerance = Decimal(str(get_setting("purchasing.over_receipt_tolerance_pct") or 0))
+    tolerance = _tolerance_pct()
     errors, chosen, counted = {}, [], {}
     for index, wanted in enumerate(lines):
         line = by_sku.get(wanted.sku_id)
@@ -462,7 +467,7 @@ def _received_lines(po: PurchaseOrder, lines: list[ReceiveInput]) -> list[tuple[
             errors[f"lines[{index}].qty"] = exc.message
             continue
         counted[line.id] = counted.get(line.id, 0) + wanted.qty
-        ceiling = int(line.qty_ordered * (1 + tolerance / 100))
+        ceiling = _receipt_ceiling(line)
         if line.qty_received + counted[line.id] > ceiling:
             errors[f"lines[{index}].qty"] = (f"{line.sku.code}: {line.qty_received + counted[line.id]} would be more than "
                                              f"the {ceiling} allowed ({line.qty_ordered} ordered + {tolerance}% tolerance).")
@@ -474,6 +479,15 @@ def _received_lines(po: PurchaseOrder, lines: list[ReceiveInput]) -> list[tuple[
     if errors:
         raise ValidationError(errors=errors)
     return chosen
+
+
+def _tolerance_pct() -> Decimal:
+    return Decimal(str(get_setting("purchasing.over_receipt_tolerance_pct") or 0))
+
+
+def _receipt_ceiling(line: PurchaseOrderLine) -> int:
+    """The most units a line may bring in: what was ordered plus the over-receipt tolerance, rounded down."""
+    return int(line.qty_ordered * (1 + _tolerance_pct() / 100))
 
 
 def _receive_line(po: PurchaseOrder, receipt: Receipt, line: PurchaseOrderLine, wanted: ReceiveInput,

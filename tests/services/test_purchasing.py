@@ -394,3 +394,12 @@ def test_unit_costs_are_read_exactly(raw, expected):
 def test_nonsense_unit_costs_are_refused(raw):
     with pytest.raises(ValidationError):
         purchasing.parse_unit_cost(raw)
+
+
+def test_a_notice_cannot_ship_more_than_the_order_and_its_tolerance(world):
+    po = sent_po(world, make_supplier(), [("MUG", 20, "2.00")])
+    mug = world.skus["MUG"].id
+    purchasing.record_shipment_notice(po.id, [(mug, 15)], expected_date=purchasing.local_today(), user_id=None)
+    with pytest.raises(ValidationError) as raised:
+        purchasing.record_shipment_notice(po.id, [(mug, 8)], expected_date=purchasing.local_today(), user_id=None)
+    assert "only 7 more" in raised.value.errors["lines[0].qty"] and on_dock(world, "MUG", Status.IN_TRANSIT) == 15
