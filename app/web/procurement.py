@@ -30,9 +30,14 @@ PERIODS = (30, 90, 180, 365)
 SHOW = ("buy", "watch", "all")
 
 
+# Badge colours for purchase order statuses: waiting on someone, on its way, done, stopped.
+PO_BADGES = {"awaiting_approval": "warn", "approved": "info", "sent": "info", "confirmed": "info",
+             "partially_received": "warn", "received": "ok", "closed": "ok", "cancelled": "bad", "in_transit": "info"}
+
+
 @bp.context_processor
-def unit_cost_helper():
-    return {"unit_cost": unit_cost_text}
+def purchasing_helpers():
+    return {"unit_cost": unit_cost_text, "po_badges": PO_BADGES}
 
 
 def unit_cost_text(value: Decimal | None, currency: str) -> str:
