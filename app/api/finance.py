@@ -110,7 +110,7 @@ def _entry_json(entry) -> dict:
 MARGIN_SCHEMA = {"type": "object", "properties": {
     "key": {"type": "integer"}, "label": {"type": "string"}, "units": {"type": "integer"}, "sales": MONEY,
     "shipping_income": MONEY, "restocking_fees": MONEY, "returns": MONEY, "net_revenue": MONEY, "cogs": MONEY,
-    "gross_margin": MONEY, "label_cost": MONEY, "handling": MONEY, "contribution": MONEY,
+    "written_off": MONEY, "gross_margin": MONEY, "label_cost": MONEY, "handling": MONEY, "contribution": MONEY,
     "margin_pct": {"type": ["number", "null"]}}}
 
 
@@ -143,6 +143,7 @@ def _margin_json(row) -> dict:
     return {"key": row.key, "label": row.label, "units": row.units, "sales": _money(row.sales),
             "shipping_income": _money(row.shipping_income), "restocking_fees": _money(row.restocking_fees),
             "returns": _money(row.returns), "net_revenue": _money(row.net_revenue), "cogs": _money(row.cogs),
+            "written_off": _money(row.written_off),
             "gross_margin": _money(row.gross_margin), "label_cost": _money(row.shipping_cost),
             "handling": _money(row.handling), "contribution": _money(row.contribution),
             "margin_pct": None if row.margin_pct is None else round(float(row.margin_pct) * 100, 2)}

@@ -888,13 +888,21 @@ def reverse_entry(entry_id: int, *, reason: str, user_id: int | None = None) -> 
     return reversal
 
 
-def _check_reversible(entry: JournalEntry) -> None:
+def reversal_refusal(entry: JournalEntry) -> str | None:
+    """Why an entry cannot be reversed, or None when it can."""
     if entry.kind in UNREVERSIBLE:
-        raise Conflict(UNREVERSIBLE[entry.kind])
+        return UNREVERSIBLE[entry.kind]
     if db.session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)):
-        raise Conflict(f"Entry {entry.id} is already reversed.")
+        return f"Entry {entry.id} is already reversed."
     if any(line.account.code == Acct.INVENTORY for line in entry.lines):
-        raise Conflict("Inventory postings follow the stock ledger; correct the stock (an adjustment) instead.")
+        return "Inventory postings follow the stock ledger; correct the stock (an adjustment) instead."
+    return None
+
+
+def _check_reversible(entry: JournalEntry) -> None:
+    refusal = reversal_refusal(entry)
+    if refusal:
+        raise Conflict(refusal)
 
 
 def _undo_document(entry: JournalEntry) -> None:

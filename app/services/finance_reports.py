@@ -179,6 +179,7 @@ class MarginRow:
     restocking_fees: Decimal
     returns: Decimal
     cogs: Decimal
+    written_off: Decimal
     shipping_cost: Decimal
     handling: Decimal
 
@@ -188,7 +189,8 @@ class MarginRow:
 
     @property
     def gross_margin(self) -> Decimal:
-        return self.net_revenue - self.cogs
+        """Net revenue less the cost of goods kept by customers and of returned goods that were written off."""
+        return self.net_revenue - self.cogs - self.written_off
 
     @property
     def contribution(self) -> Decimal:
@@ -208,14 +210,18 @@ def _journal_margin_sums(dim_column, date_from: date | None, date_to: date | Non
         return func.coalesce(func.sum(case((JournalLine.account_id == ids[code], amount), else_=0)), 0)
 
     units = func.coalesce(func.sum(case((JournalLine.account_id == ids[Acct.SALES], JournalLine.qty), else_=0)), 0)
+    # returned goods scrapped: their write-off is a cost of the order they came back from (order lines only)
+    written_off = func.coalesce(func.sum(case(
+        ((JournalLine.account_id == ids[Acct.WRITE_OFFS]) & JournalLine.order_id.is_not(None),
+         _minor(JournalLine.debit) - _minor(JournalLine.credit)), else_=0)), 0)
     stmt = (select(dim_column.label("key"), units.label("units"), signed(Acct.SALES, True).label("sales"),
                    signed(Acct.SHIPPING_INCOME, True).label("shipping_income"),
                    signed(Acct.RESTOCKING_FEES, True).label("restocking_fees"), signed(Acct.RETURNS, False).label("returns"),
-                   signed(Acct.COGS, False).label("cogs"))
+                   signed(Acct.COGS, False).label("cogs"), written_off.label("written_off"))
             .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
             .where(dim_column.is_not(None),
                    JournalLine.account_id.in_([ids[c] for c in (Acct.SALES, Acct.SHIPPING_INCOME, Acct.RESTOCKING_FEES,
-                                                                Acct.RETURNS, Acct.COGS)])))
+                                                                Acct.RETURNS, Acct.COGS, Acct.WRITE_OFFS)])))
     stmt = _date_range(stmt, JournalEntry.entry_date, date_from, date_to)
     return stmt.group_by(dim_column).subquery("revenue")
 
@@ -265,11 +271,11 @@ def _margin_statement(by: str, date_from: date | None, date_to: date | None, q: 
     shipping_cost = func.coalesce(costs.c.shipping_cost, 0)
     handling = func.coalesce(costs.c.handling, 0)
     contribution = (revenue.c.sales + revenue.c.shipping_income + revenue.c.restocking_fees - revenue.c.returns
-                    - revenue.c.cogs - shipping_cost - handling)
+                    - revenue.c.cogs - revenue.c.written_off - shipping_cost - handling)
     net = revenue.c.sales + revenue.c.shipping_income + revenue.c.restocking_fees - revenue.c.returns
     stmt = (select(revenue.c.key, label.label("label"), detail.label("detail"), revenue.c.units, revenue.c.sales,
                    revenue.c.shipping_income, revenue.c.restocking_fees, revenue.c.returns, revenue.c.cogs,
-                   shipping_cost.label("shipping_cost"), handling.label("handling"), contribution.label("contribution"),
+                   revenue.c.written_off, shipping_cost.label("shipping_cost"), handling.label("handling"), contribution.label("contribution"),
                    net.label("net"))
             .join(model, model.id == revenue.c.key).outerjoin(costs, costs.c.key == revenue.c.key))
     if q:
@@ -306,7 +312,7 @@ def margin_totals(by: str, **filters) -> MarginRow:
     sub = stmt.subquery()
     row = db.session.execute(select(*(func.coalesce(func.sum(sub.c[name]), 0) for name in
                                       ("units", "sales", "shipping_income", "restocking_fees", "returns", "cogs",
-                                       "shipping_cost", "handling")))).one()
+                                       "written_off", "shipping_cost", "handling")))).one()
     units, *money = row
     return MarginRow(0, "Total", "", int(units), *(from_minor(v) for v in money))
 
@@ -314,7 +320,8 @@ def margin_totals(by: str, **filters) -> MarginRow:
 def _margin_row(row) -> MarginRow:
     return MarginRow(row.key, row.label, row.detail or "", int(row.units or 0), from_minor(row.sales),
                      from_minor(row.shipping_income), from_minor(row.restocking_fees), from_minor(row.returns),
-                     from_minor(row.cogs), from_minor(row.shipping_cost), from_minor(row.handling))
+                     from_minor(row.cogs), from_minor(row.written_off), from_minor(row.shipping_cost),
+                     from_minor(row.handling))
 
 
 def order_margin(order_id: int) -> MarginRow | None:

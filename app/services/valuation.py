@@ -263,10 +263,17 @@ def return_unit_cost(order_id: int, sku_id: int) -> Decimal | None:
     return (shipped[1] / shipped[0]).quantize(UNIT_COST, rounding=ROUND_HALF_UP) if shipped else None
 
 
-# The order a move's cause belongs to, by cause type: how postings learn their order and channel.
+def _order_of_rma(cause_id: str):
+    from app.models.returns import Rma
+    return select(Rma.order_id).where(Rma.number == cause_id)
+
+
+# The order a move's cause belongs to, by cause type: how postings learn their order and channel, and
+# how a customer return finds the cost its order shipped at.
 ORDER_OF_CAUSE = {
     "shipment": lambda cause_id: select(Shipment.order_id).where(Shipment.number == cause_id),
     "order": lambda cause_id: select(Order.id).where(Order.number == cause_id),
+    "rma": _order_of_rma,
 }
 
 

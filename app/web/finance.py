@@ -116,7 +116,7 @@ def journal_csv():
 def entry_detail(entry_id: int, errors: dict | None = None, status: int = 200):
     entry = db.session.get(JournalEntry, entry_id) or abort(404)
     return page("finance/entry.html", "reverse", status=status, entry=entry, errors=errors or {},
-                reversed_by=reports.reversal_of(entry.id), reversible=entry.kind not in finance.UNREVERSIBLE,
+                reversed_by=reports.reversal_of(entry.id), refusal=finance.reversal_refusal(entry),
                 move=db.session.get(StockMove, entry.move_id) if entry.move_id else None)
 
 
@@ -402,12 +402,13 @@ def margins():
 def margins_csv():
     f = _margin_filters()
     rows = ([r.label, r.detail, r.units, r.sales, r.shipping_income, r.restocking_fees, r.returns, r.net_revenue, r.cogs,
-             r.gross_margin, r.shipping_cost, r.handling, r.contribution,
+             r.written_off, r.gross_margin, r.shipping_cost, r.handling, r.contribution,
              "" if r.margin_pct is None else round(r.margin_pct * 100, 2)]
             for r in reports.margin_rows_all(f["by"], date_from=f["date_from"], date_to=f["date_to"], q=f["q"],
                                              channel_id=f["channel_id"]))
     return csv_response(f"margins-by-{f['by']}.csv", [f["by"], "name", "units", "sales", "shipping_income",
-                                                      "restocking_fees", "returns", "net_revenue", "cogs", "gross_margin",
+                                                      "restocking_fees", "returns", "net_revenue", "cogs",
+                                                      "returns_written_off", "gross_margin",
                                                       "label_cost", "handling", "contribution", "margin_pct"], rows)
 
 
@@ -496,16 +497,35 @@ def sku_layers(sku_id: int):
 def supplier_invoices():
     if request.method == "POST":
         return _record_supplier_invoice()
-    return _supplier_invoices_page({"receipt": _text_arg("receipt", 80)}, {})
+    receipt = _text_arg("receipt", 80)
+    receipts = _open_receipts_with_suppliers()
+    chosen = next((r for r in receipts if f"{r['type']}:{r['ref']}" == receipt), None)
+    supplier = str(chosen["supplier_id"]) if chosen and chosen.get("supplier_id") else ""
+    return _supplier_invoices_page({"receipt": receipt, "supplier": supplier,
+                                    "amount": str(chosen["open"]) if chosen else ""}, {}, receipts=receipts)
 
 
-def _supplier_invoices_page(form: dict, errors: dict, status: int = 200, message: str | None = None):
+def _open_receipts_with_suppliers() -> list[dict]:
+    """Receipts waiting for a bill, with the purchase order's supplier where the receipt names a purchase order."""
+    from app.models.purchasing import PurchaseOrder
+    receipts = reports.open_receipts()
+    numbers = [r["ref"] for r in receipts if r["type"] == "purchase_order"]
+    pos = {po.number: po for po in db.session.scalars(select(PurchaseOrder).where(PurchaseOrder.number.in_(numbers)))}
+    for receipt in receipts:
+        po = pos.get(receipt["ref"]) if receipt["type"] == "purchase_order" else None
+        receipt.update(po_id=po.id if po else None, supplier_id=po.supplier_id if po else None,
+                       supplier=po.supplier.name if po else "")
+    return receipts
+
+
+def _supplier_invoices_page(form: dict, errors: dict, status: int = 200, message: str | None = None,
+                            receipts: list[dict] | None = None):
     q = _text_arg("q")
     recorded = paginate(reports.supplier_invoice_query(q), page_number(request.args.get("page")), 50)
     suppliers = list(db.session.scalars(select(Supplier).where(Supplier.active.is_(True)).order_by(Supplier.name)))
     return page("finance/supplier_invoices.html", "record" if status != 200 else None, status=status,
-                open_receipts=reports.open_receipts(), recorded=recorded, suppliers=suppliers, form=form,
-                errors=errors, message=message, q=q, today=finance.today())
+                open_receipts=receipts if receipts is not None else _open_receipts_with_suppliers(), recorded=recorded,
+                suppliers=suppliers, form=form, errors=errors, message=message, q=q, today=finance.today())
 
 
 def _record_supplier_invoice():

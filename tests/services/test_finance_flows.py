@@ -430,3 +430,19 @@ def test_the_trial_balance_lists_every_account_and_balances(world):
     balance = trial_balance()
     assert len(balance.rows) == len(finance.CHART) and balance.balanced and balance.total_debit > 0
     assert trial_balance(date(2000, 1, 1)).total_debit == 0
+
+
+def test_an_orders_margin_counts_refunds_returned_cost_and_write_offs_of_returned_goods(world):
+    from app.services.finance_reports import order_margin
+    receive(world, "MUG", "E0-1", 10, "4.0000")
+    order = place_order(world, "M1", [("MUG", 3)], shipping=D("3.00"), total=D("33.00"))
+    ship(order.shipments[0])
+    return_to_stock(world, order, "MUG", 1)  # back at the 4.00 it shipped at
+    ledger.post_move(world.skus["MUG"].id, 1, Place(world.bins["E0-1"], Status.RETURNED),
+                     Place(ledger.outside(Outside.SCRAP)), reason=Reason.SCRAP, cause=Cause("order", order.number))
+    _db.session.commit()
+    finance.issue_credit_note(order.id, reference="RMA-M1", lines=[RefundLine(order.lines[0].id, 1)])
+    margin = order_margin(order.id)
+    assert (margin.net_revenue, margin.cogs, margin.written_off) == (D("23.00"), D("8.00"), D("4.00"))
+    assert margin.handling == D("1.20") and margin.contribution == D("9.80")
+    books_are_sound()
