@@ -1,6 +1,7 @@
 """Administration: people and their API tokens, master data (SKUs, warehouses, bins, channels) and settings."""
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -542,6 +543,10 @@ class SettingRow:
     def group(self) -> str:
         return self.key.split(".", 1)[0]
 
+    @property
+    def json_text(self) -> str:
+        return json.dumps(self.value, indent=1, ensure_ascii=False)
+
 
 def _kind(default: Any) -> str:
     if isinstance(default, bool):
@@ -566,7 +571,20 @@ def setting_rows() -> list[SettingRow]:
     return [SettingRow(key, get_setting(key), default, _kind(default)) for key, default in sorted(DEFAULTS.items())]
 
 
-def _coerce(kind: str, raw: Any) -> Any:
+def _json_value(text: str, default: Any) -> Any:
+    if len(text) > 20000:
+        raise ValueError("Too long.")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
+    if type(value) is not type(default):
+        raise ValueError("A JSON list, like the default." if isinstance(default, list) else
+                         "A JSON object, like the default.")
+    return value
+
+
+def _coerce(kind: str, raw: Any, default: Any = None) -> Any:
     """A typed value from form text; ValueError with a message when it does not fit."""
     text = "" if raw is None else str(raw).strip()
     if kind == "bool":
@@ -594,7 +612,7 @@ def _coerce(kind: str, raw: Any) -> Any:
             raise ValueError("A time such as 08:00.")
         return text
     if kind == "json":
-        raise ValueError("This setting is changed on its own screen.")
+        return _json_value(text, default)
     if len(text) > 500:
         raise ValueError("Up to 500 characters.")
     return text
@@ -608,10 +626,10 @@ def update_settings(form: dict, shown: list[str], *, user_id: int | None) -> lis
     require_ownership(_acting(user_id), "rules")
     errors, changes = {}, {}
     for row in setting_rows():
-        if row.kind == "json" or row.key not in shown:
+        if row.key not in shown:
             continue
         try:
-            value = _coerce(row.kind, form.get(row.key))
+            value = _coerce(row.kind, form.get(row.key), row.default)
         except ValueError as exc:
             errors[row.key] = str(exc)
             continue

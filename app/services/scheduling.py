@@ -68,6 +68,8 @@ def describe_schedule(kwargs: dict) -> str:
     fields = {k: v for k, v in kwargs.items() if k != "trigger"}
     if set(fields) <= {"hour", "minute"} and "hour" in fields:
         return f"daily at {int(fields['hour']):02d}:{int(fields.get('minute', 0)):02d} UTC"
+    if set(fields) == {"minute"} and str(fields["minute"]).isdigit():
+        return f"hourly at :{int(fields['minute']):02d}"
     return "cron " + ", ".join(f"{k}={v}" for k, v in fields.items()) + " (UTC)"
 
 

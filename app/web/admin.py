@@ -357,7 +357,7 @@ def _settings_page(errors: dict | None = None, values: dict | None = None, statu
 def settings():
     if request.method == "GET":
         return _settings_page()
-    values = {key: request.form.get(key, "")[:500] for key in request.form}
+    values = {key: request.form.get(key, "")[:20000] for key in request.form}
     try:
         changed = admin.update_settings(values, request.form.getlist("shown"), user_id=current_user.id)
     except ValidationError as exc:

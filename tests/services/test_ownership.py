@@ -175,3 +175,16 @@ def test_settings_are_typed_saved_together_and_reset(world, make_user):
     assert get_setting("holds.require_payment_captured") is False  # an unticked box on the form
     admin.reset_setting("holds.velocity_hours", user_id=root.id)
     assert get_setting("holds.velocity_hours") == 24
+
+
+def test_list_and_object_settings_are_edited_as_json_of_the_same_shape(world, make_user):
+    from app.services.settings import DEFAULTS, get_setting
+    root = make_user("admin", "root")
+    key = next(k for k, v in sorted(DEFAULTS.items()) if isinstance(v, list))
+    with pytest.raises(ValidationError) as caught:
+        admin.update_settings({key: "{not json"}, [key], user_id=root.id)
+    assert "Not valid JSON" in caught.value.errors[key]
+    with pytest.raises(ValidationError):
+        admin.update_settings({key: '{"a": 1}'}, [key], user_id=root.id)
+    admin.update_settings({key: "[]"}, [key], user_id=root.id)
+    assert get_setting(key) == []

@@ -95,6 +95,7 @@ def test_schedules_read_as_words():
     assert scheduling.describe_schedule({"trigger": "interval", "minutes": 1}) == "every 1 minute"
     assert scheduling.describe_schedule({"trigger": "interval", "hours": 6}) == "every 6 hours"
     assert scheduling.describe_schedule({"trigger": "cron", "hour": 3, "minute": 5}) == "daily at 03:05 UTC"
+    assert scheduling.describe_schedule({"trigger": "cron", "minute": 0}) == "hourly at :00"
     assert scheduling.describe_schedule({"trigger": "cron", "day_of_week": "mon", "hour": 4}) == \
         "cron day_of_week=mon, hour=4 (UTC)"
 
