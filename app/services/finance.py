@@ -145,6 +145,12 @@ def ensure_chart() -> dict[str, int]:
 
 def _forget_cached_chart(session: Session, *args) -> None:
     session.info.pop("finance.accounts", None)
+    _forget_checked_periods(session)
+
+
+def _forget_checked_periods(session: Session, *args) -> None:
+    session.info.pop("finance.open_periods", None)
+    session.info.pop("finance.sku_codes", None)
 
 
 # --- posting ------------------------------------------------------------------------------------------------
@@ -239,11 +245,15 @@ def _ensure_period_row(period: str) -> None:
 def require_open_period(day: date) -> None:
     """Refuse a posting dated inside a closed month (the period row is share-locked until commit)."""
     period = period_of(day)
+    checked = db.session.info.setdefault("finance.open_periods", set())
+    if period in checked:  # already share-locked by this transaction: it cannot have closed since
+        return
     _ensure_period_row(period)
     closed_at = db.session.scalar(select(FiscalPeriod.closed_at).where(FiscalPeriod.period == period)
                                   .with_for_update(read=True))
     if closed_at is not None:
         raise DomainError(f"{period_label(period)} is closed; nothing can be posted into it.", field="entry_date")
+    checked.add(period)
 
 
 def parse_period(text: str) -> str:
@@ -286,13 +296,16 @@ def next_number(series: str) -> int:
     writer), so concurrent transactions get consecutive numbers, and a rolled-back one gives its
     number back with the rest of its work.
     """
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(DocumentCounter.__table__).values(name=series, last_value=0)
-                       .on_conflict_do_nothing(index_elements=["name"]))
     counters = DocumentCounter.__table__
-    return db.session.execute(update(counters).where(counters.c.name == series)
-                              .values(last_value=counters.c.last_value + 1)
-                              .returning(counters.c.last_value)).scalar_one()
+    increment = (update(counters).where(counters.c.name == series).values(last_value=counters.c.last_value + 1)
+                 .returning(counters.c.last_value))
+    value = db.session.execute(increment).scalar()
+    if value is None:  # the series' first number: make its counter, then take it under the lock
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(counters).values(name=series, last_value=0)
+                           .on_conflict_do_nothing(index_elements=["name"]))
+        value = db.session.execute(increment).scalar_one()
+    return value
 
 
 def document_number(series: str) -> tuple[int, str]:
@@ -420,10 +433,10 @@ def issue_invoice(shipment: Shipment, *, user_id: int | None = None) -> Invoice 
                       warehouse_id=shipment.warehouse_id, issued_at=utcnow(), issue_date=today(),
                       currency=order.currency, lines=lines)
     _total_invoice(invoice)
-    db.session.add(invoice)
     invoice.entry = post_entry(_invoice_legs(invoice), kind="invoice", source_type="invoice", source_id=number,
                                memo=f"Invoice {number}: shipment {shipment.number} of order {order.number}",
                                entry_date=invoice.issue_date, user_id=user_id)
+    db.session.add(invoice)
     if order.payment_captured:
         _record_payment(order, invoice.total, reference=f"Captured by {order.channel.code}: {number}",
                         method="channel", received_at=invoice.issued_at, user_id=user_id)
@@ -482,13 +495,13 @@ def _record_payment(order: Order, amount: Decimal, *, reference: str, method: st
         return None
     sequence, number = document_number(PAYMENT_SERIES)
     day = received_on or local_date(received_at)
-    payment = Payment(number=number, order=order, amount=amount, reference=reference[:100], method=method,
-                      received_at=received_at, received_date=day, user_id=user_id)
-    db.session.add(payment)
     dims = {"order_id": order.id, "channel_id": order.channel_id}
-    payment.entry = post_entry([debit(Acct.CASH, amount, reference, **dims), credit(Acct.RECEIVABLE, amount, reference, **dims)],
-                               kind="payment", source_type="payment", source_id=number, entry_date=day,
-                               memo=f"Payment {number} for order {order.number}: {reference}", user_id=user_id)
+    entry = post_entry([debit(Acct.CASH, amount, reference, **dims), credit(Acct.RECEIVABLE, amount, reference, **dims)],
+                       kind="payment", source_type="payment", source_id=number, entry_date=day,
+                       memo=f"Payment {number} for order {order.number}: {reference}", user_id=user_id)
+    payment = Payment(number=number, order=order, amount=amount, reference=reference[:100], method=method,
+                      received_at=received_at, received_date=day, user_id=user_id, entry=entry)
+    db.session.add(payment)
     return payment
 
 
@@ -628,10 +641,10 @@ def _issue_credit_note(order_id: int, *, reference: str, lines: Sequence[RefundL
         note.lines.append(CreditNoteLine(kind="restocking_fee", description="Restocking fee", qty=1, net=-fee, tax=ZERO,
                                          total=-fee))
     _settle_credit_note(note, order, fee, refunded, refund_reference)
-    db.session.add(note)
     note.entry = post_entry(_credit_note_legs(note, refunded), kind="credit_note", source_type="credit_note",
                             source_id=number, entry_date=note.issue_date, user_id=user_id,
                             memo=f"Credit note {number} for order {order.number}: {note.reason or reference}")
+    db.session.add(note)
     return note
 
 
@@ -937,3 +950,4 @@ def register_finance() -> None:
     if not event.contains(Session, "before_flush", _refuse_changes_to_the_journal):
         event.listen(Session, "before_flush", _refuse_changes_to_the_journal)
         event.listen(Session, "after_rollback", _forget_cached_chart)
+        event.listen(Session, "after_commit", _forget_checked_periods)

@@ -151,10 +151,10 @@ def journal_csv_rows(f: JournalFilters) -> Iterator[list]:
                "" if line.qty is None else line.qty, entry.reverses_id or "", entry.posted_at.isoformat()]
 
 
-def entries_for_source(source_type: str, source_id: str) -> list[JournalEntry]:
-    return list(db.session.scalars(select(JournalEntry).where(JournalEntry.source_type == source_type,
-                                                              JournalEntry.source_id == source_id)
-                                   .order_by(JournalEntry.id)))
+def entries_for_source(source_type: str, source_id: str) -> Select:
+    """The entries one document caused, oldest first."""
+    return (select(JournalEntry).where(JournalEntry.source_type == source_type, JournalEntry.source_id == source_id)
+            .order_by(JournalEntry.id))
 
 
 def reversal_of(entry_id: int) -> JournalEntry | None:

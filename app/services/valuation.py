@@ -283,15 +283,22 @@ def _order_dims(move: StockMove) -> dict[str, int]:
         return cached
     dims = {}
     query = ORDER_OF_CAUSE.get(move.cause_type)
-    order_id = db.session.scalar(query(move.cause_id)) if query else None
-    if order_id is not None:
-        dims = {"order_id": order_id, "channel_id": db.session.scalar(select(Order.channel_id).where(Order.id == order_id))}
+    if query is not None:
+        found = db.session.execute(select(Order.id, Order.channel_id)
+                                   .where(Order.id == query(move.cause_id).scalar_subquery())).first()
+        if found is not None:
+            dims = {"order_id": found.id, "channel_id": found.channel_id}
     move._finance_order_dims = dims
     return dims
 
 
 def _sku_code(sku_id: int) -> str:
-    return db.session.get(Sku, sku_id).code
+    """The SKU's code for an entry's memo, remembered for the transaction (looking it up never flushes)."""
+    codes = db.session.info.setdefault("finance.sku_codes", {})
+    if sku_id not in codes:
+        with db.session.no_autoflush:
+            codes[sku_id] = db.session.scalar(select(Sku.code).where(Sku.id == sku_id))
+    return codes[sku_id]
 
 
 # --- the invariant ------------------------------------------------------------------------------------------

@@ -136,11 +136,11 @@ def reverse(entry_id: int):
 def source(source_type: str, source_id: str):
     """Every posting a document caused, with the document itself and the stock moves it made."""
     source_type, source_id = finance.clean_text(source_type, 30), finance.clean_text(source_id, 40)
-    moves = list(db.session.scalars(select(StockMove).where(StockMove.cause_type == source_type,
-                                                            StockMove.cause_id == source_id)
-                                    .order_by(StockMove.id).limit(200)))
-    return page("finance/source.html", source_type=source_type, source_id=source_id, moves=moves,
-                entries=reports.entries_for_source(source_type, source_id), document=_document(source_type, source_id))
+    moves = paginate(select(StockMove).where(StockMove.cause_type == source_type, StockMove.cause_id == source_id)
+                     .order_by(StockMove.id), page_number(request.args.get("moves")), 25)
+    entries = paginate(reports.entries_for_source(source_type, source_id), page_number(request.args.get("page")), 25)
+    return page("finance/source.html", "postings", source_type=source_type, source_id=source_id, moves=moves,
+                entries=entries, document=_document(source_type, source_id))
 
 
 def _document(source_type: str, source_id: str):
@@ -432,7 +432,20 @@ def pnl():
                                         by_channel=args["view"] == "channel")
     channels = _channels()
     return page("finance/pnl.html", "statement", args=args, statement=statement, channels=channels,
-                channel_names={str(c.id): c.code for c in channels}, chart=_pnl_chart(statement))
+                channel_names={str(c.id): c.code for c in channels}, chart=_pnl_chart(statement),
+                cell_filters=_pnl_cell_filters(statement.columns, args))
+
+
+def _pnl_cell_filters(columns: list[str], args: dict) -> dict[str, dict]:
+    """The journal filters behind each P&L column: its month (or the months shown) and its channel."""
+    def month_range(first: str, last: str) -> dict:
+        start, end = reports.PeriodRow(first, 0, None, False), reports.PeriodRow(last, 0, None, False)
+        return {"from": start.first_day.isoformat(), "to": end.last_day.isoformat()}
+    chosen = {"channel": args["channel_id"]} if args["channel_id"] else {}
+    if args["view"] == "month":
+        return {c: {**month_range(c, c), **chosen} for c in columns}
+    span = month_range(args["period_from"], args["period_to"])
+    return {c: {**span, **({"channel": c} if c.isdigit() else {})} for c in columns}
 
 
 PNL_CHART_LINES = {"Net revenue": "Net revenue", "Gross profit": "Gross profit", "After fulfilment costs": "After fulfilment"}

@@ -171,6 +171,8 @@ def test_the_pnl_shows_months_or_channels(client, login_as, books):
     assert month.encode() in by_month.data and b"Gross profit" in by_month.data and b"<svg" in by_month.data
     by_channel = client.get("/finance/pnl?view=channel", headers=HX)
     assert b"WEB" in by_channel.data and b"<html" not in by_channel.data
+    assert f"/finance/journal?account=4000&amp;from={month}-01".encode() in by_month.data  # each figure opens its entries
+    assert b"channel=" in by_channel.data
 
 
 def test_valuation_reconciles_with_the_inventory_account_on_screen(client, login_as, books):
