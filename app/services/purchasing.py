@@ -306,8 +306,7 @@ def send_purchase_order(po_id: int, *, user_id: int | None) -> PurchaseOrder:
     po = get_po(po_id, lock=True)
     if po.status == DRAFT and (rule := approval_needed("purchase_order", home_value(po))) is not None:
         request = request_approval("purchase_order", "purchase_order", po.id, home_value(po), user_id,
-                                   f"{po.number} to {po.supplier.name} for {po.warehouse.code}: {po.units} units, "
-                                   f"{po.total} {po.currency}", summary=f"{po.number} · {po.supplier.name}")
+                                   _approval_reason(po), summary=f"{po.number} · {po.supplier.name}")
         po.approval_request_id = request.id
         _move_po(po, AWAITING_APPROVAL, user_id, f"over the approval threshold ({rule.description or rule.threshold})")
     elif po.status in (DRAFT, APPROVED):
@@ -316,6 +315,15 @@ def send_purchase_order(po_id: int, *, user_id: int | None) -> PurchaseOrder:
         raise InvalidTransition(f"Purchase order {po.number} is {po.status.replace('_', ' ')} and cannot be sent.")
     db.session.commit()
     return po
+
+
+def _approval_reason(po: PurchaseOrder) -> str:
+    """What an approver needs without opening the order: who, where, how much, and the biggest lines."""
+    biggest = sorted(po.lines, key=lambda line: line.value, reverse=True)[:3]
+    lines = "; ".join(f"{line.sku.code} {line.qty_ordered} × {line.unit_cost.normalize()}" for line in biggest)
+    more = f" and {len(po.lines) - 3} more lines" if len(po.lines) > 3 else ""
+    return (f"{po.number} to {po.supplier.name} for {po.warehouse.code}: {po.units} units, {po.total:,.2f} "
+            f"{po.currency}. {lines}{more}.")
 
 
 def _mark_sent(po: PurchaseOrder, user_id: int | None) -> None:

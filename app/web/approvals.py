@@ -1,7 +1,7 @@
 """The approvals inbox: requests this role may decide, and the requests a person made."""
 from __future__ import annotations
 
-from flask import flash, request, url_for
+from flask import current_app, flash, request, url_for
 from flask_login import current_user
 
 from app.domain.errors import DomainError, ValidationError
@@ -17,8 +17,12 @@ SUBJECT_LINKS = {"purchase_order": ("procurement.purchase_order", "po_id")}
 
 
 def subject_url(approval) -> str | None:
+    """Where the request's subject is shown, when there is such a screen and this person may open it."""
     link = SUBJECT_LINKS.get(approval.subject_type)
     if link is None or not approval.subject_id.isdigit():
+        return None
+    blueprint = current_app.blueprints.get(link[0].split(".")[0])
+    if current_user.role not in getattr(blueprint, "roles", ()):
         return None
     try:
         return url_for(link[0], **{link[1]: int(approval.subject_id)})

@@ -242,3 +242,13 @@ def test_a_rejected_po_shows_who_rejected_it_and_why(client, world, steady, make
     client.post("/login", data={"username": "luis", "password": "correct-horse-9"})
     page = client.get(f"/procurement/purchase-orders/{po.id}").data.decode()
     assert "Rejected by Test finance" in page and "split it over two months" in page and "Save lines" in page
+
+
+def test_finance_sees_what_a_po_holds_without_a_link_to_a_screen_it_may_not_open(client, world, steady, make_user):
+    buyer = make_user("procurement", "luis")
+    po = sent_po(world, steady, [("MUG", 3000, None)], user=buyer)
+    make_user("finance", "hannah")
+    client.post("/login", data={"username": "hannah", "password": "correct-horse-9"})
+    inbox = client.get("/approvals/").data.decode()
+    assert "MUG 3000 × 2.5" in inbox and "7,500.00 GBP" in inbox
+    assert f"/procurement/purchase-orders/{po.id}" not in inbox
