@@ -12,11 +12,11 @@ pg_dir=${cluster%% *}
 pg_url=${cluster#* }
 trap 'scripts/test_postgres.sh stop "$pg_dir"' EXIT
 
-KEEL_TEST_BACKEND=sqlite $PY -m pytest tests -p no:cacheprovider --junitxml="$reports/sqlite.xml" "$@" \
+KEEL_TEST_BACKEND=sqlite $PY -m pytest tests -p no:cacheprovider --durations=15 --junitxml="$reports/sqlite.xml" "$@" \
   >"$reports/sqlite.log" 2>&1 &
 sqlite_pid=$!
 KEEL_TEST_BACKEND=postgresql KEEL_TEST_DATABASE_URL="$pg_url" $PY -m pytest tests --ignore=tests/unit \
-  -p no:cacheprovider --junitxml="$reports/postgresql.xml" "$@" >"$reports/postgresql.log" 2>&1 &
+  -p no:cacheprovider --durations=15 --junitxml="$reports/postgresql.xml" "$@" >"$reports/postgresql.log" 2>&1 &
 pg_pid=$!
 wait $sqlite_pid; sqlite_rc=$?
 wait $pg_pid; pg_rc=$?

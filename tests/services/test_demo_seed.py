@@ -16,7 +16,8 @@ def test_the_demo_seeds_every_area_and_the_ledger_stays_true(db):
     assert db.session.scalar(select(func.count(Warehouse.id))) == 4
     assert db.session.scalar(select(func.count(Sku.id))) >= 200
     assert db.session.scalar(select(func.count(User.id))) >= 7
-    assert db.session.scalar(select(func.count(Order.id))) >= 100
+    statuses = set(db.session.scalars(select(Order.status).distinct()))
+    assert {"allocated", "on_hold", "shipped"} <= statuses, statuses
     assert ledger_problems() == []
     try:
         from app.services.valuation import valuation_problems
