@@ -97,7 +97,7 @@ def _filtered(stmt: Select, f: InboxFilters, *, with_status: bool = True) -> Sel
 def _search(q: str):
     """Number, channel number, external id, customer name or email, or a SKU on one of its lines."""
     pattern = like_pattern(q)
-    on_lines = select(OrderLine.order_id).join(Sku, Sku.id == OrderLine.sku_id).where(Sku.code == q.upper())
+    on_lines = select(OrderLine.order_id).join(Sku, Sku.id == OrderLine.sku_id).where(Sku.code.in_({q, q.upper()}))
     return or_(Order.number == q.upper(), Order.external_id == q, Order.channel_number == q,
                Order.channel_number == f"#{q}", Order.customer_name.ilike(pattern, escape="\\"),
                Order.customer_email.ilike(pattern, escape="\\"), Order.ship_postcode == q.upper(),
@@ -281,6 +281,10 @@ def exception_queue(view: str = "open", q: str = "", source: str = "", page: int
                               InboundDelivery.delivery_id == q, InboundDelivery.topic == q,
                               InboundDelivery.body.ilike(pattern, escape="\\")))
     return paginate(stmt, page, 50)
+
+
+def delivery(delivery_id: int) -> InboundDelivery | None:
+    return db.session.get(InboundDelivery, delivery_id)
 
 
 def exception_count() -> int:

@@ -106,9 +106,7 @@ def exceptions():
 
 @bp.route("/exceptions/<int:delivery_id>")
 def exception_detail(delivery_id: int):
-    from app.extensions import db
-    from app.models.orders import InboundDelivery
-    delivery = db.session.get(InboundDelivery, delivery_id) or abort(404)
+    delivery = order_queries.delivery(delivery_id) or abort(404)
     return page("retail/exception_detail.html", delivery=delivery, body=order_queries.pretty_body(delivery),
                 errors={})
 

@@ -250,7 +250,7 @@ def test_woocommerce_fixture_order_without_skus_waits_in_the_exception_queue(cli
     assert database.session.scalar(select(InboundDelivery)).error_field == "line_items[0].sku"
 
 
-def test_woocommerce_fixture_order_imports_with_lines_tax_shipping_and_total(client, woo_channel, world):
+def test_woocommerce_fixture_order_imports_with_lines_tax_shipping_and_total(client, woo_channel, world, login_as):
     for code in ("WC-315", "Bar3"):
         make_sku(code)
     database.session.commit()
@@ -261,6 +261,8 @@ def test_woocommerce_fixture_order_imports_with_lines_tax_shipping_and_total(cli
         ("WC-315", 2, "3.00", "0.45"), ("Bar3", 1, "12.00", "0.90")]
     assert (str(order.shipping), str(order.total), order.currency) == ("10.00", "29.35", "USD")
     assert order.status == "backordered"  # no stock in WEST yet
+    login_as("retail")
+    assert order.number.encode() in client.get("/orders?q=Bar3").data
 
 
 def test_woocommerce_deletion_cancels_the_order(client, woo_channel, world):
