@@ -14,7 +14,7 @@ from app.domain.inventory import Status
 from app.domain.orders import OPEN_ORDER_STATUSES, OrderStatus
 from app.extensions import db
 from app.models import Channel, Sku, StockBalance, User, Warehouse, channel_warehouses
-from app.models.orders import (InboundDelivery, Order, OrderHold, OrderLine, OrderTransition, Shipment, ShipmentBin,
+from app.models.orders import (InboundDelivery, Order, OrderHold, OrderLine, Shipment, ShipmentBin,
                                ShipmentLine)
 from app.services.intake import OPEN_EXCEPTIONS
 from app.services.queries import Page, like_pattern, paginate
