@@ -109,6 +109,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+@service
 def receive_webhook(source: str, channel_code: str, headers: Mapping[str, str], body: bytes) -> WebhookAnswer:
     """Verify, store and process one channel webhook; a bad signature writes nothing."""
     door = DOORS.get(source)
@@ -176,6 +177,7 @@ def _answer(delivery: InboundDelivery, *, duplicate: bool = False) -> WebhookAns
 
 # --- processing, retry, dismiss ---------------------------------------------------------------------------------
 
+@service
 def process_delivery(delivery_id: int, *, user_id: int | None = None) -> InboundDelivery:
     """Parse a stored delivery and apply it; on failure, record why and keep it in the exception queue."""
     delivery = db.session.get(InboundDelivery, delivery_id)
@@ -297,6 +299,7 @@ def set_channel_secret(channel_code: str, secret: str) -> Channel:
 
 # --- the JSON API door -----------------------------------------------------------------------------------------
 
+@service
 def capture_api_order(body: bytes | str, *, user_id: int | None) -> Captured:
     """POST /orders: keep the raw body, then capture; a bad body raises ValidationError naming the field."""
     delivery = _store("api", None, "orders/create", None, {}, body)
