@@ -75,9 +75,20 @@ def expire_rmas_job(app: Flask) -> str:
         return f"expired {expire_overdue_rmas()} return authorisations with nothing received"
 
 
+def check_books_job(app: Flask) -> str:
+    from app.services.finance_reports import books_problems
+    with app.app_context():
+        problems = books_problems()
+        if problems:
+            log.error("books check found %d problems, first: %s", len(problems), problems[0])
+            return f"books check: {len(problems)} problems, first: {problems[0]}"
+        return "books check: the journal balances and the inventory account equals the valuation"
+
+
 # (id, function, trigger kwargs). Later areas add routing, waves, replenishment, event delivery, KPIs.
 JOBS = [
     ("check_ledger", check_ledger_job, {"trigger": "cron", "hour": 2, "minute": 15}),
+    ("check_books", check_books_job, {"trigger": "cron", "hour": 2, "minute": 25}),
     ("replenishment", replenishment_job, {"trigger": "cron", "hour": 3, "minute": 30}),
     ("deliver_events", deliver_events_job, {"trigger": "interval", "seconds": 30}),
     ("prune_history", prune_history_job, {"trigger": "cron", "hour": 3, "minute": 40}),

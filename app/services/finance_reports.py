@@ -539,6 +539,14 @@ class Reconciliation:
         return not self.problems
 
 
+def books_problems() -> list[str]:
+    """Everything wrong with the books as sentences: an unbalanced journal, a valuation apart from the account."""
+    balance = trial_balance()
+    problems = [] if balance.balanced else [f"the journal does not balance: debits {balance.total_debit}, "
+                                            f"credits {balance.total_credit}"]
+    return problems + valuation_problems()
+
+
 def reconciliation() -> Reconciliation:
     """The inventory account against the valuation, with every disagreement named."""
     return Reconciliation(inventory_account_balance(), layer_value(), valuation_problems())

@@ -446,3 +446,13 @@ def test_an_orders_margin_counts_refunds_returned_cost_and_write_offs_of_returne
     assert (margin.net_revenue, margin.cogs, margin.written_off) == (D("23.00"), D("8.00"), D("4.00"))
     assert margin.handling == D("1.20") and margin.contribution == D("9.80")
     books_are_sound()
+
+
+def test_the_nightly_books_check_reports_a_sound_journal_and_names_a_broken_valuation(app, world):
+    from app.jobs import check_books_job
+    from app.models.finance import CostLayer
+    receive(world, "MUG", "E0-1", 3, "2.0000")
+    assert "balances" in check_books_job(app)
+    _db.session.execute(CostLayer.__table__.update().values(value_remaining=D("1.00")))  # damage the layers
+    _db.session.commit()
+    assert "inventory account is 6.00 but the cost layers are worth 1.00" in check_books_job(app)
