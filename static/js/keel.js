@@ -1,6 +1,6 @@
 // Small behaviours that every screen shares. No inline scripts anywhere (the CSP forbids them).
 document.addEventListener("click", function (event) {
-  const trigger = event.target.closest("[data-confirm]");
+  const trigger = event.target.closest("a[data-confirm], button[data-confirm], input[data-confirm]");
   if (trigger && !window.confirm(trigger.getAttribute("data-confirm"))) {
     event.preventDefault();
     event.stopImmediatePropagation();
