@@ -414,7 +414,7 @@ def add_location(warehouse_id: int, form: dict, *, user_id: int | None) -> Locat
         errors["code"] = "1 to 40 letters, digits, dots, dashes or underscores."
     elif db.session.scalar(select(Location.id).where(Location.warehouse_id == warehouse.id, Location.code == code)):
         errors["code"] = f"{warehouse.code} already has a location {code}."
-    kind = form.get("kind", "bin")
+    kind = form.get("kind") or "bin"
     if kind not in ("bin", "staging", "dock"):
         errors["kind"] = "Bin, staging or dock."
     aisle = _int(form, "aisle", errors, 0, 999) if str(form.get("aisle", "")).strip() else None
