@@ -704,6 +704,8 @@ def issue_credit_note(order_id: int, *, reference: str, lines: Sequence[RefundLi
       customer still owed; the rest Cr Cash when `refunded` (the money already went back, e.g.
       a channel refund), else Cr Customer refunds payable until `pay_refund` pays it out.
     The cost of returned goods goes back to stock through the stock move that receives them.
+    Money refunded for units never shipped needs no credit note: no sale was booked for them, and a
+    channel's payment is booked only with the invoice.
     """
     note = _issue_credit_note(order_id, reference=reference, lines=lines, shipping=shipping,
                               restocking_fee=restocking_fee, reason=reason, refunded=refunded,

@@ -139,19 +139,44 @@ def source(source_type: str, source_id: str):
     moves = paginate(select(StockMove).where(StockMove.cause_type == source_type, StockMove.cause_id == source_id)
                      .order_by(StockMove.id), page_number(request.args.get("moves")), 25)
     entries = paginate(reports.entries_for_source(source_type, source_id), page_number(request.args.get("page")), 25)
+    document = _document(source_type, source_id)
     return page("finance/source.html", "postings", source_type=source_type, source_id=source_id, moves=moves,
-                entries=entries, document=_document(source_type, source_id))
+                entries=entries, document=document, elsewhere=_operational_link(source_type, document))
 
 
 def _document(source_type: str, source_id: str):
-    """The finance document or order behind a source, when Keel keeps one."""
+    """The document behind a source, when Keel keeps one: finance's own, an order, a shipment, a PO, an RMA."""
+    from app.models.purchasing import PurchaseOrder
+    from app.models.returns import Rma
     lookups = {"invoice": (Invoice, Invoice.number), "credit_note": (CreditNote, CreditNote.number),
                "payment": (Payment, Payment.number), "supplier_invoice": (SupplierInvoice, SupplierInvoice.number),
-               "shipment": (Shipment, Shipment.number), "order": (Order, Order.number)}
+               "shipment": (Shipment, Shipment.number), "order": (Order, Order.number),
+               "purchase_order": (PurchaseOrder, PurchaseOrder.number), "rma": (Rma, Rma.number)}
     if source_type not in lookups:
         return None
     model, column = lookups[source_type]
     return db.session.scalar(select(model).where(column == source_id))
+
+
+# Where another area shows a document: (endpoint, how to get its url arguments, link text).
+OPERATIONAL_SCREENS = {
+    "order": ("retail.order_detail", lambda d: {"order_id": d.id}, "Open the order"),
+    "shipment": ("retail.order_detail", lambda d: {"order_id": d.order_id}, "Open the order"),
+    "purchase_order": ("procurement.purchase_order", lambda d: {"po_id": d.id}, "Open the purchase order"),
+    "rma": ("returns.rma_detail", lambda d: {"rma_id": d.id}, "Open the return"),
+}
+
+
+def _operational_link(source_type: str, document) -> tuple[str, str] | None:
+    """(text, url) of the screen another area keeps for this document, when this user's role may open it."""
+    from flask import current_app
+    if document is None or source_type not in OPERATIONAL_SCREENS:
+        return None
+    endpoint, arguments, text = OPERATIONAL_SCREENS[source_type]
+    blueprint = current_app.blueprints.get(endpoint.split(".")[0])
+    if endpoint not in current_app.view_functions or current_user.role not in getattr(blueprint, "roles", ()):
+        return None
+    return text, url_for(endpoint, **arguments(document))
 
 
 # --- trial balance ----------------------------------------------------------------------------------------------

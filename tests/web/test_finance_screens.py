@@ -238,3 +238,14 @@ def test_other_roles_cannot_open_finance(client, login_as, books):
     login_as("warehouse")
     assert client.get("/finance/journal").status_code == 403
     assert client.get("/finance/invoices/1.pdf").status_code == 403
+
+
+def test_a_source_links_to_the_other_areas_screen_only_for_roles_that_may_open_it(client, login_as, books):
+    shipment = books["paid"].shipments[0].number
+    login_as("finance")
+    assert b"Open the order" not in client.get(f"/finance/sources/shipment/{shipment}").data
+    client.post("/logout")
+    login_as("admin")
+    page = client.get(f"/finance/sources/shipment/{shipment}")
+    assert b"Open the order" in page.data and f"/orders/{books['paid'].id}".encode() in page.data
+    assert b"Purchase order" in client.get("/finance/sources/purchase_order/PO-2").data
