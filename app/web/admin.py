@@ -506,9 +506,11 @@ def set_location_active(location_id: int):
 
 
 def _channel_page(channel, form=None, errors=None, ranking=None, status=200, secret=None):
-    warehouses = db.session.scalars(select(Warehouse).order_by(Warehouse.code)).all()
+    ranking = ranking if ranking is not None else admin.channel_ranking(channel.id)
+    warehouses = sorted(db.session.scalars(select(Warehouse)).all(),
+                        key=lambda w: (ranking.index(w.id) if w.id in ranking else len(ranking), w.code))
     return page("admin/channel_form.html", "form", status=status, channel=channel, form=form or {},
-                errors=errors or {}, ranking=ranking if ranking is not None else admin.channel_ranking(channel.id),
+                errors=errors or {}, ranking=ranking,
                 warehouses=warehouses, secret=secret,
                 history=audit.record_history("channels", str(channel.id))[-10:])
 
