@@ -89,21 +89,16 @@ PREFIXES = {INVOICE_SERIES: "INV", CREDIT_NOTE_SERIES: "CN", PAYMENT_SERIES: "PA
 PERIOD_PATTERN = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
-# What invoices and credit notes say about the seller; set with settings.set_setting("finance.seller_name", ...).
-SELLER_SETTINGS = {
-    "name": ("finance.seller_name", "Your business name"),
-    "address": ("finance.seller_address", ""),
-    "vat_number": ("finance.seller_vat_number", ""),
-    "company_number": ("finance.seller_company_number", ""),
-    "email": ("finance.seller_email", ""),
-    "payment_terms": ("finance.payment_terms", "Payment due on receipt."),
-}
+# What invoices and credit notes say about the seller: settings an admin sets (Admin › Settings, "finance").
+SELLER_SETTINGS = {"name": "finance.seller_name", "address": "finance.seller_address",
+                   "vat_number": "finance.seller_vat_number", "company_number": "finance.seller_company_number",
+                   "email": "finance.seller_email", "payment_terms": "finance.payment_terms"}
 
 
 def seller() -> dict[str, str]:
     """The seller's name, address, VAT and company numbers, email and payment terms for printed documents."""
     from app.services.settings import get_setting
-    return {field: str(get_setting(key) or default) for field, (key, default) in SELLER_SETTINGS.items()}
+    return {field: str(get_setting(key) or "") for field, key in SELLER_SETTINGS.items()}
 
 
 # --- dates ------------------------------------------------------------------------------------------------

@@ -71,6 +71,12 @@ DEFAULTS: dict[str, Any] = {
     "returns.quality_threshold": 0.4,
     "returns.quality_min_count": 5,
     "returns.label_company": "Returns department",
+    "finance.seller_name": "",
+    "finance.seller_address": "",
+    "finance.seller_vat_number": "",
+    "finance.seller_company_number": "",
+    "finance.seller_email": "",
+    "finance.payment_terms": "Payment due on receipt.",
 }
 
 

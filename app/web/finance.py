@@ -207,7 +207,7 @@ def invoices():
     filters = _invoice_filters()
     results = paginate(reports.invoice_query(filters), page_number(request.args.get("page")), 50)
     return page("finance/invoices.html", "results", filters=filters, results=results, channels=_channels(),
-                owed=reports.invoice_balances(results.items))
+                owed=reports.invoice_balances(results.items), seller=finance.seller())
 
 
 @bp.route("/invoices.csv")

@@ -249,3 +249,16 @@ def test_a_source_links_to_the_other_areas_screen_only_for_roles_that_may_open_i
     page = client.get(f"/finance/sources/shipment/{shipment}")
     assert b"Open the order" in page.data and f"/orders/{books['paid'].id}".encode() in page.data
     assert b"Purchase order" in client.get("/finance/sources/purchase_order/PO-2").data
+
+
+def test_the_invoices_screen_warns_until_the_sellers_name_is_set_and_the_pdf_then_carries_it(client, login_as, books,
+                                                                                          tmp_path):
+    from app.services.settings import set_setting
+    login_as("finance")
+    assert b"print without the seller" in client.get("/finance/invoices").data
+    set_setting("finance.seller_name", "Harbour & Pine Ltd")
+    set_setting("finance.seller_vat_number", "GB 123 4567 89")
+    assert b"print without the seller" not in client.get("/finance/invoices").data
+    invoice = _db.session.scalar(select(Invoice))
+    _info, text = _pdf_facts(client.get(f"/finance/invoices/{invoice.id}.pdf").data, tmp_path)
+    assert "Harbour & Pine Ltd" in text and "GB 123 4567 89" in text
