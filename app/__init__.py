@@ -38,8 +38,9 @@ def create_app(config_class: type = Config) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (registers every table with the metadata)
-    from app.extensions import csrf, db, htmx, login_manager, migrate
+    from app.extensions import csrf, db, htmx, login_manager, migrate, register_sqlite_tuning
 
+    register_sqlite_tuning()
     db.init_app(app)
     from app.models.types import render_type_for_migrations
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=False,

@@ -27,3 +27,21 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 scheduler = BackgroundScheduler(timezone="UTC")
+
+
+def _tune_sqlite(dbapi_connection, connection_record) -> None:
+    """SQLite, the embedded default: write-ahead logging so the web and the scheduler read while one writes,
+    and a wait instead of an error when they write at once."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def register_sqlite_tuning() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    if not event.contains(Engine, "connect", _tune_sqlite):
+        event.listen(Engine, "connect", _tune_sqlite)
