@@ -111,7 +111,7 @@ def _header_errors(columns: list[str]) -> list[RowError]:
 
 
 def _read_rows(reader, columns: list[str], errors: list[RowError]) -> list[_Row] | None:
-    # Bad rows stay in the list as placeholders so that their orders are left out whole.
+    # Bad rows stay in the list as stand-ins so that their orders are left out whole.
     rows: list[_Row] = []
     data_rows = 0
     row_number = HEADER_ROW

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from app.domain.money import ZERO, round_to_cent, to_money
+from .money import ZERO, round_to_cent, to_money
 
 MAX_QUANTITY = 1_000_000
 

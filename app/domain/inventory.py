@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from app.domain.errors import ValidationError
+from .errors import ValidationError
 
 
 class Status(StrEnum):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.roles import Role
+from .roles import Role
 
 PLACES = Decimal("0.0001")  # every KPI value is kept to four decimal places
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from app.domain.errors import InvalidTransition
+from .errors import InvalidTransition
 
 
 class OrderStatus(StrEnum):

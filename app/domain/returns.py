@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from app.domain.errors import InvalidTransition, ValidationError
-from app.domain.money import ZERO, round_to_cent
+from .errors import InvalidTransition, ValidationError
+from .money import ZERO, round_to_cent
 
 
 class RmaStatus(StrEnum):
