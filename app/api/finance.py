@@ -91,9 +91,10 @@ ENTRY_SCHEMA = {"type": "object", "properties": {
                                                        "total": {"type": "integer"}}})
 def journal():
     """Journal entries with their lines, newest first; filters and pages."""
-    filters = reports.JournalFilters(account=finance.clean_text(request.args.get("account", ""), 10), date_from=_date("from"),
-                                     date_to=_date("to"), source_type=finance.clean_text(request.args.get("source_type", ""), 30),
-                                     source_id=finance.clean_text(request.args.get("source_id", ""), 40), q=finance.clean_text(request.args.get("q", ""), 100))
+    text = {name: finance.clean_text(request.args.get(name, ""), limit)
+            for name, limit in (("account", 10), ("source_type", 30), ("source_id", 40), ("q", 100))}
+    filters = reports.JournalFilters(account=text["account"], date_from=_date("from"), date_to=_date("to"),
+                                     source_type=text["source_type"], source_id=text["source_id"], q=text["q"])
     page = paginate(reports.journal_query(filters), page_number(request.args.get("page")), 50)
     return list_answer(page, [_entry_json(e) for e in page.items])
 
@@ -120,9 +121,11 @@ MARGIN_SCHEMA = {"type": "object", "properties": {
                           {"type": "string", "enum": list(reports.DIMENSIONS)}),
                    _param("from", "Invoiced from", DATE_PARAM), _param("to", "Invoiced to", DATE_PARAM),
                    _param("q", "Search code, number or name"),
-                   _param("sort", "contribution, worst, revenue or margin", {"type": "string", "enum": list(reports.MARGIN_SORTS)}),
+                   _param("sort", "contribution, worst, revenue or margin",
+                          {"type": "string", "enum": list(reports.MARGIN_SORTS)}),
                    _param("page", "Page number", {"type": "integer", "minimum": 1})],
-            response={"type": "object", "properties": {"by": {"type": "string"}, "items": {"type": "array", "items": MARGIN_SCHEMA},
+            response={"type": "object", "properties": {"by": {"type": "string"},
+                                                       "items": {"type": "array", "items": MARGIN_SCHEMA},
                                                        "totals": MARGIN_SCHEMA, "page": {"type": "integer"},
                                                        "pages": {"type": "integer"}, "total": {"type": "integer"}}})
 def margins():

@@ -66,7 +66,8 @@ CHART = [
     (Acct.CASH, "Cash and payment processors", "asset", "Bank and the balances channels and card processors hold for us."),
     (Acct.RECEIVABLE, "Accounts receivable", "asset", "Invoiced to customers, not yet paid."),
     (Acct.INVENTORY, "Inventory", "asset", "Stock on hand at FIFO cost; equals the valuation report."),
-    (Acct.SUPPLIER_CLAIMS, "Supplier claims receivable", "asset", "Stock sent back to suppliers, at cost, awaiting their credit."),
+    (Acct.SUPPLIER_CLAIMS, "Supplier claims receivable", "asset",
+     "Stock sent back to suppliers, at cost, awaiting their credit."),
     (Acct.PAYABLE, "Accounts payable", "liability", "Supplier invoices not yet paid."),
     (Acct.GRNI, "Goods received not invoiced", "liability", "Stock received from suppliers whose invoice has not arrived."),
     (Acct.VAT, "VAT control", "liability", "Output tax on sales less input tax on purchases."),
@@ -75,11 +76,13 @@ CHART = [
     (Acct.SALES, "Sales", "revenue", "Goods invoiced to customers, net of discounts and tax."),
     (Acct.SHIPPING_INCOME, "Shipping and other charges", "revenue", "Shipping and order fees charged to customers."),
     (Acct.RESTOCKING_FEES, "Restocking fees", "revenue", "Fees kept from refunds for returned goods."),
-    (Acct.RETURNS, "Sales returns and refunds", "revenue", "Goods and shipping credited back to customers (a contra-revenue account)."),
+    (Acct.RETURNS, "Sales returns and refunds", "revenue",
+     "Goods and shipping credited back to customers (a contra-revenue account)."),
     (Acct.COGS, "Cost of goods sold", "expense", "FIFO cost of goods shipped, less the cost of goods returned to stock."),
     (Acct.ADJUSTMENTS, "Stock adjustments", "expense", "Shrinkage less stock found, from counts and corrections."),
     (Acct.WRITE_OFFS, "Stock write-offs", "expense", "Stock scrapped as unsellable."),
-    (Acct.PRICE_VARIANCE, "Purchase price variance", "expense", "Supplier invoices above (or below) the cost goods were received at."),
+    (Acct.PRICE_VARIANCE, "Purchase price variance", "expense",
+     "Supplier invoices above (or below) the cost goods were received at."),
 ]
 REVENUE_CODES = (Acct.SALES, Acct.SHIPPING_INCOME, Acct.RESTOCKING_FEES, Acct.RETURNS)
 
@@ -577,7 +580,8 @@ def _refund_goods_lines(order: Order, lines: Sequence[RefundLine]) -> list[Credi
             raise ValidationError(f"Line {index + 1} is not a line of {order.number}.", field=f"lines[{index}]")
         open_units = int(invoiced.get(line.id, 0)) - int(credited.get(line.id, 0))
         if isinstance(refund.qty, bool) or not isinstance(refund.qty, int) or not 0 < refund.qty <= open_units:
-            raise ValidationError(f"{line.title}: {open_units} invoiced unit(s) can still be credited.", field=f"lines[{index}].qty")
+            raise ValidationError(f"{line.title}: {open_units} invoiced unit(s) can still be credited.",
+                                  field=f"lines[{index}].qty")
         credited[line.id] = int(credited.get(line.id, 0)) + refund.qty
         made.append(_refund_line(line, refund, amounts[line.id], index))
     return made

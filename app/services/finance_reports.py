@@ -140,7 +140,8 @@ def journal_csv_rows(f: JournalFilters) -> Iterator[list]:
     entries = journal_query(f).order_by(None).with_only_columns(JournalEntry.id).subquery()
     stmt = (select(JournalEntry, JournalLine, Account.code, Account.name, Channel.code, Warehouse.code, Sku.code, Order.number)
             .join(JournalLine, JournalLine.entry_id == JournalEntry.id).join(Account, Account.id == JournalLine.account_id)
-            .outerjoin(Channel, Channel.id == JournalLine.channel_id).outerjoin(Warehouse, Warehouse.id == JournalLine.warehouse_id)
+            .outerjoin(Channel, Channel.id == JournalLine.channel_id)
+            .outerjoin(Warehouse, Warehouse.id == JournalLine.warehouse_id)
             .outerjoin(Sku, Sku.id == JournalLine.sku_id).outerjoin(Order, Order.id == JournalLine.order_id)
             .where(JournalEntry.id.in_(select(entries.c.id)))
             .order_by(JournalEntry.entry_date, JournalEntry.id, JournalLine.id)
@@ -275,7 +276,8 @@ def _margin_statement(by: str, date_from: date | None, date_to: date | None, q: 
     net = revenue.c.sales + revenue.c.shipping_income + revenue.c.restocking_fees - revenue.c.returns
     stmt = (select(revenue.c.key, label.label("label"), detail.label("detail"), revenue.c.units, revenue.c.sales,
                    revenue.c.shipping_income, revenue.c.restocking_fees, revenue.c.returns, revenue.c.cogs,
-                   revenue.c.written_off, shipping_cost.label("shipping_cost"), handling.label("handling"), contribution.label("contribution"),
+                   revenue.c.written_off, shipping_cost.label("shipping_cost"), handling.label("handling"),
+                   contribution.label("contribution"),
                    net.label("net"))
             .join(model, model.id == revenue.c.key).outerjoin(costs, costs.c.key == revenue.c.key))
     if q:
@@ -579,7 +581,8 @@ def unpaid_orders(q: str = "", page: int = 1, per_page: int = 50) -> Page:
                             func.count(Invoice.id).label("invoices"))
                      .group_by(Invoice.order_id).subquery())
     owed = receivable.c.invoiced - receivable.c.settled
-    stmt = (select(Order, receivable.c.invoiced, receivable.c.settled, owed.label("owed"), first_invoice.c.first_invoiced, first_invoice.c.invoices)
+    stmt = (select(Order, receivable.c.invoiced, receivable.c.settled, owed.label("owed"),
+                   first_invoice.c.first_invoiced, first_invoice.c.invoices)
             .join(receivable, receivable.c.order_id == Order.id).join(first_invoice, first_invoice.c.order_id == Order.id)
             .where(owed > 0))
     if q:
@@ -606,7 +609,8 @@ def order_to_cash_counts() -> dict[str, int]:
     return {
         "not_invoiced": db.session.scalar(select(func.count(Shipment.id)).where(
             Shipment.status == ShipmentStatus.SHIPPED.value, ~exists().where(Invoice.shipment_id == Shipment.id))),
-        "unpaid": db.session.scalar(select(func.count()).select_from(receivable).where(receivable.c.invoiced > receivable.c.settled)),
+        "unpaid": db.session.scalar(select(func.count()).select_from(receivable)
+                                    .where(receivable.c.invoiced > receivable.c.settled)),
         "refunds": db.session.scalar(select(func.count(CreditNote.id)).where(CreditNote.refund_due > 0,
                                                                              CreditNote.refunded_at.is_(None))),
     }
@@ -737,11 +741,13 @@ class PeriodRow:
 def period_rows() -> list[PeriodRow]:
     """Every month from the first entry to this one, newest first, with its entries and whether it can close."""
     first, last = journal_months()
-    counts = dict(db.session.execute(select(JournalEntry.period, func.count(JournalEntry.id)).group_by(JournalEntry.period)).all())
+    counts = dict(db.session.execute(select(JournalEntry.period, func.count(JournalEntry.id))
+                                     .group_by(JournalEntry.period)).all())
     closed = {p.period: p for p in db.session.scalars(select(FiscalPeriod).where(FiscalPeriod.closed_at.is_not(None)))}
     current, rows, earlier_open = period_of(today()), [], False
     for month in months_between(first, last):
         is_closed = month in closed
-        rows.append(PeriodRow(month, counts.get(month, 0), closed.get(month), not is_closed and month < current and not earlier_open))
+        closable = not is_closed and month < current and not earlier_open
+        rows.append(PeriodRow(month, counts.get(month, 0), closed.get(month), closable))
         earlier_open = earlier_open or (not is_closed and counts.get(month, 0) > 0)
     return list(reversed(rows))

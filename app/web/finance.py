@@ -566,6 +566,18 @@ def _supplier_invoices_page(form: dict, errors: dict, status: int = 200, message
                 suppliers=suppliers, form=form, errors=errors, message=message, q=q, today=finance.today())
 
 
+@bp.route("/supplier-invoices.csv")
+def supplier_invoices_csv():
+    def rows():
+        stmt = reports.supplier_invoice_query(_text_arg("q")).execution_options(yield_per=500)
+        for b in db.session.scalars(stmt):
+            yield [b.number, b.supplier.name, b.reference, b.invoice_date, b.receipt_type, b.receipt_ref, b.amount,
+                   b.tax, b.total, b.grni_cleared, b.variance, b.reversed_at or ""]
+    return csv_response("supplier-invoices.csv", ["number", "supplier", "their_invoice", "date", "received_on_type",
+                                                  "received_on", "goods", "tax", "total", "grni_cleared", "variance",
+                                                  "reversed_at"], rows())
+
+
 def _record_supplier_invoice():
     form = _form("receipt", "supplier", "reference", "amount", "tax", "invoice_date", limit=80)
     errors: dict[str, str] = {}

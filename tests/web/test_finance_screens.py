@@ -219,7 +219,8 @@ def test_csv_exports_stream_every_report(client, login_as, books):
                         ("/finance/order-to-cash.csv?view=not_invoiced", b"shipment,"),
                         ("/finance/order-to-cash.csv?view=refunds", b"credit_note,"),
                         ("/finance/margins.csv?by=sku", b"sku,name"), ("/finance/pnl.csv", b"line,account"),
-                        ("/finance/valuation.csv", b"sku,name"), ("/finance/valuation/warehouses.csv", b"warehouse,status")):
+                        ("/finance/valuation.csv", b"sku,name"), ("/finance/valuation/warehouses.csv", b"warehouse,status"),
+                        ("/finance/supplier-invoices.csv", b"number,supplier")):
         response = client.get(url)
         assert response.status_code == 200 and response.mimetype == "text/csv", url
         assert response.is_streamed and header in response.data, url
