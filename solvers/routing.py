@@ -3,9 +3,18 @@
 The contract (instance, answer, cost) is section 1 of the solver spec. `priority` weights an
 order's unfilled penalty, so a higher number means a more important order: scarce stock goes
 to it first, in the optimiser (through the cost) and in the baseline (through the order).
+
+Optional key added by Keel (docs/SOLVERS.md): an order's `max_shipments` (integer, at least 1)
+caps the warehouses that may ship that order, in place of the instance's
+`max_shipments_per_order`; the portal sends 1 for ship-complete channels.
+
+Small instances go to CP-SAT whole, which proves its optimum. Large ones are solved over
+per-order plans: column generation gives a proven Lagrangian bound and the candidate plans, a
+MIP (HiGHS) picks one plan per order, and one-order moves polish the result.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -14,8 +23,11 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
 
+import numpy as np
+import scipy.sparse as sp
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers import _cli
 from solvers._instance import InstanceError, integer, items, number, require, text
@@ -65,6 +77,7 @@ class Order:
     sla_days: float
     priority: float
     lines: tuple[OrderLine, ...]
+    max_shipments: int | None = None  # overrides the instance's max_shipments_per_order for this order
 
     @cached_property
     def demand(self) -> dict[str, int]:
@@ -116,6 +129,10 @@ class RoutingProblem:
 
     def unit_penalty(self, order: Order) -> float:
         return self.unfilled_penalty_per_unit * order.priority
+
+    def shipment_limit(self, order: Order) -> int | None:
+        """At most this many warehouses may ship `order` (None: no limit)."""
+        return self.max_shipments_per_order if order.max_shipments is None else order.max_shipments
 
 
 # ---------------------------------------------------------------- parsing
@@ -207,6 +224,9 @@ def _parse_orders(value: Any) -> tuple[Order, ...]:
                 sla_days=number(require(entry, "sla_days", where), f"{where}.sla_days"),
                 priority=1 if priority is None else priority,
                 lines=_parse_lines(require(entry, "lines", where), f"{where}.lines"),
+                max_shipments=integer(
+                    entry.get("max_shipments"), f"{where}.max_shipments", minimum=1, allow_none=True
+                ),
             )
         )
     return tuple(orders)
@@ -339,8 +359,8 @@ def plan_violations(problem: RoutingProblem, allocations: Iterable[Allocation]) 
     for w, q in per_warehouse.items():
         if problem.capacity[w] is not None and q > problem.capacity[w]:
             problems.append(f"{w}: {q} units over capacity")
-    limit = problem.max_shipments_per_order
     for order, warehouses in _warehouses_per_order(allocations).items():
+        limit = problem.shipment_limit(problem.order[order])
         if limit is not None and len(warehouses) > limit:
             problems.append(f"{order}: {len(warehouses)} shipments over the limit")
     return problems
@@ -421,7 +441,7 @@ def _ranked_warehouses(problem: RoutingProblem, order: Order) -> list[str]:
 def _fill_line_by_line(problem: RoutingProblem, order: Order, ranked: list[str], left: _Resources) -> list[Allocation]:
     """Each line from the cheapest warehouses with stock, capacity and shipments left."""
     allocations, used = [], []
-    limit = problem.max_shipments_per_order or len(ranked)
+    limit = problem.shipment_limit(order) or len(ranked)
     for sku, demand in order.demand.items():
         for w in ranked:
             if demand == 0:
@@ -547,11 +567,62 @@ def _reason(order: Order, warehouses: tuple[str, ...], shipped: int, options: di
 # ---------------------------------------------------------------- optimiser
 
 _FULL_MODEL_ARCS = 3_000  # up to this many (order, sku, warehouse) choices CP-SAT gets the whole model
-_INTERIOR_POINT_ARCS = 20_000  # past this many, HiGHS's interior point beats GLOP's simplex on the LP
-_BLOCK_ORDERS = 120  # CP-SAT closes blocks of this many fractional orders in seconds
-_TIME_RESERVE_S = 0.2  # share of the time limit kept for reading, checking and explaining the plan
-_MIN_BLOCK_S = 0.3  # below this CP-SAT's own start-up would overrun the time limit: greedy instead
+_TIME_RESERVE_S = 0.1  # share of the time limit kept for reading, checking and explaining the plan
 _WORKERS = 8  # CP-SAT's full portfolio; measured: fewer workers fail to prove even 40-order optima
+
+
+@dataclass
+class _Outcome:
+    status: str
+    allocations: list[Allocation]
+    bound: float | None
+
+
+class _Clock:
+    """Time left before the answer is due, and the fraction used, for progress reports."""
+
+    def __init__(self, limit: float, started: float):
+        self.limit, self.started = limit, started
+        self.deadline = started + limit * (1 - _TIME_RESERVE_S)
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def fraction(self) -> float:
+        return min(1.0, (time.monotonic() - self.started) / self.limit)
+
+
+def _optimise(problem: RoutingProblem, clock: _Clock, progress: Progress | None) -> _Outcome:
+    """Small instances: CP-SAT on the whole model, to a proof. Large ones: plans, priced and chosen."""
+    if not _whole_model_fits(problem):
+        return _solve_by_plans(problem, clock, progress)
+    everything = _structure(problem, list(problem.orders), problem.stock, problem.capacity)
+    relaxation = _solve_lp(everything, clock.left())
+    bound = None if relaxation is None else relaxation.objective
+    _report(progress, None, bound, clock.fraction())
+    return _solve_whole(everything, bound, clock, progress)
+
+
+def _whole_model_fits(problem: RoutingProblem) -> bool:
+    arcs = 0
+    for i, order in enumerate(problem.orders):
+        arcs += sum(len(_arcs(problem, i, order, w, problem.stock, problem.capacity[w])) for w in problem.reachable(order.zone))
+        if arcs > _FULL_MODEL_ARCS:
+            return False
+    return True
+
+
+def _report(progress: Progress | None, objective: float | None, bound: float | None, fraction: float) -> None:
+    if progress is not None:
+        progress(objective, bound, fraction)
+
+
+def _best_bound(*bounds: float | None) -> float | None:
+    known = [b for b in bounds if b is not None]
+    return max(known) if known else None
+
+
+# ---------------------------------------------------------------- optimiser: the whole model (small instances)
 
 
 @dataclass
@@ -564,7 +635,7 @@ class _Structure:
     stock: dict[tuple[str, str], int]
     capacity: dict[str, int | None]
     split_penalty: float
-    max_shipments: int | None
+    limits: list[int | None]  # per order index: most warehouses that may ship it
     constant: float  # the unfilled penalty of shipping nothing; each shipped unit earns its share back
 
 
@@ -578,10 +649,8 @@ def _structure(problem: RoutingProblem, orders: list[Order], stock: Mapping, cap
                 shipments[(i, w)] = problem.shipment_cost(order, w)
                 arcs += order_arcs
     unfilled = sum(problem.unit_penalty(order) * order.units for order in orders)
-    return _Structure(
-        orders, shipments, arcs, dict(stock), dict(capacity), problem.split_penalty, problem.max_shipments_per_order,
-        unfilled,
-    )
+    limits = [problem.shipment_limit(order) for order in orders]
+    return _Structure(orders, shipments, arcs, dict(stock), dict(capacity), problem.split_penalty, limits, unfilled)
 
 
 def _arcs(problem: RoutingProblem, i: int, order: Order, w: str, stock: Mapping, room: int | None) -> list:
@@ -624,8 +693,8 @@ def _shipment_limits(structure: _Structure, y: dict, sink: _LinearSink) -> list[
     for (i, _), var in y.items():
         per_order[i].append(var)
     split_terms = []
-    limit = structure.max_shipments
-    for shipments in per_order.values():
+    for i, shipments in per_order.items():
+        limit = structure.limits[i]
         if limit is not None and len(shipments) > limit:
             sink.at_most([(1, v) for v in shipments], limit)
         if structure.split_penalty > 0 and len(shipments) > 1:
@@ -656,12 +725,10 @@ def _resource_limits(structure: _Structure, x: list, sink: _LinearSink) -> None:
 
 
 class _LpSink(_LinearSink):
-    """The LP relaxation, for GLOP (small models) or HiGHS's interior point method (large ones)."""
+    """The LP relaxation of the whole model, for GLOP."""
 
-    def __init__(self, large: bool):
-        self.solver = pywraplp.Solver.CreateSolver("HIGHS_LP" if large else "GLOP")
-        if large:
-            self.solver.SetSolverSpecificParametersAsString("solver=ipm\noutput_flag=false")  # stdout is the answer's
+    def __init__(self):
+        self.solver = pywraplp.Solver.CreateSolver("GLOP")
         self.infinity = self.solver.infinity()
 
     def var(self, upper: int, boolean: bool) -> Any:
@@ -687,8 +754,8 @@ class _Relaxation:
 
 
 def _solve_lp(structure: _Structure, seconds: float) -> _Relaxation | None:
-    """The LP relaxation: a proven lower bound and a mostly integral plan."""
-    sink = _LpSink(large=len(structure.arcs) > _INTERIOR_POINT_ARCS)
+    """The LP relaxation of the whole model: a first lower bound while CP-SAT works."""
+    sink = _LpSink()
     y, x = _write_model(structure, sink)
     sink.solver.SetTimeLimit(max(1, int(seconds * 1000)))
     if sink.solver.Solve() != pywraplp.Solver.OPTIMAL:
@@ -779,38 +846,6 @@ def _allocations(structure: _Structure, values: list[float], only: set[int] | No
     return allocations
 
 
-@dataclass
-class _Outcome:
-    status: str
-    allocations: list[Allocation]
-    bound: float | None
-
-
-class _Clock:
-    """Time left before the answer is due, and the fraction used, for progress reports."""
-
-    def __init__(self, limit: float, started: float):
-        self.limit, self.started = limit, started
-        self.deadline = started + limit * (1 - _TIME_RESERVE_S)
-
-    def left(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
-    def fraction(self) -> float:
-        return min(1.0, (time.monotonic() - self.started) / self.limit)
-
-
-def _optimise(problem: RoutingProblem, clock: _Clock, progress: Progress | None) -> _Outcome:
-    """LP bound first; then the whole integer model when small, else LP-fixed orders plus a MIP on the rest."""
-    everything = _structure(problem, list(problem.orders), problem.stock, problem.capacity)
-    relaxation = _solve_lp(everything, clock.left())
-    bound = None if relaxation is None else relaxation.objective
-    _report(progress, None, bound, clock.fraction())
-    if relaxation is None or len(everything.arcs) <= _FULL_MODEL_ARCS:
-        return _solve_whole(everything, bound, clock, progress)
-    return _solve_rest_of_relaxation(problem, everything, relaxation, clock, progress)
-
-
 def _solve_whole(structure: _Structure, bound: float | None, clock: _Clock, progress: Progress | None) -> _Outcome:
     def on_solution(value: float, cp_bound: float | None) -> None:
         _report(progress, value, _best_bound(bound, cp_bound), clock.fraction())
@@ -822,138 +857,529 @@ def _solve_whole(structure: _Structure, bound: float | None, clock: _Clock, prog
     return _Outcome(status, plan.allocations, _best_bound(bound, plan.bound))
 
 
-def _best_bound(*bounds: float | None) -> float | None:
-    known = [b for b in bounds if b is not None]
-    return max(known) if known else None
+# ---------------------------------------------------------------- optimiser: plans (large instances)
+#
+# Each order picks one plan: how many units of each of its SKUs each warehouse ships. Orders meet
+# only in the stock rows (warehouse, sku) and the capacity rows (warehouse). Given prices on those
+# rows, an order's cheapest plan is found exactly by trying every set of warehouses it can reach,
+# each unit going to the cheapest priced warehouse of the set that holds it. At ANY prices that
+# gives a proven lower bound (Lagrangian: the orders' cheapest priced plans, minus the prices times
+# the rows' limits), and new columns for the LP over plans, whose duals are the next prices
+# (column generation). The plan itself is a MIP over the generated plans, then one-order moves.
+
+_PLAN_SET_WAREHOUSES = 10  # past this many reachable warehouses, plans use at most two and the bound relaxes
+_SEED_SETS = 32  # orders with more warehouse sets than this start with plans from one or two warehouses
+_PRICING_CELLS = 1_000_000  # lines x warehouse sets priced in one numpy pass (bounds the memory)
+_LP_GAP = 2e-4  # column generation stops once its bound is this close to the LP value
+_LP_SHARE = 0.5  # at most this share of the time left goes to column generation
+_MIP_SLACK = 2.0  # the MIP gets plans within this many average shipment costs of an order's best priced plan
+_MIP_GAP = 1e-4
+_MIN_MIP_S = 0.5  # HiGHS needs about this long to read and presolve even a mid-sized MIP
+_IMPROVE_ROUNDS = 20
+_IMPROVE_SHARE = 0.1  # of the time left after column generation, kept for one-order moves
 
 
-def _solve_rest_of_relaxation(
-    problem: RoutingProblem, everything: _Structure, relaxation: _Relaxation, clock: _Clock, progress: Progress | None
-) -> _Outcome:
-    """Keep the orders the LP already routes integrally; route the others with CP-SAT, block by block."""
-    settled, open_orders = _integral_orders(everything, relaxation)
-    allocations = _allocations(everything, relaxation.x, set(settled))
-    left = _Resources(problem)
-    for a in allocations:
-        left.take(a.warehouse, a.sku, a.qty)
-    blocks = _blocks(everything, open_orders)
-    shares = _lp_shares(everything, relaxation, blocks, left)
-    for done, (block, share) in enumerate(zip(blocks, shares)):
-        seconds = clock.left() / (len(blocks) - done)
-        orders = [everything.orders[i] for i in block]
-        allocations += _route_block(problem, orders, share, left, seconds) if seconds > _MIN_BLOCK_S else _greedy(
-            problem, orders, left
-        )
-        _report(progress, None, relaxation.objective, clock.fraction())
-    allocations += _top_up(problem, allocations, left)
-    return _Outcome("feasible", allocations, relaxation.objective)
+@dataclass(frozen=True)
+class _Prices:
+    """Prices per stock row (then a zero for "no row") and per warehouse's capacity."""
+
+    stock: np.ndarray
+    room: np.ndarray
 
 
-def _blocks(structure: _Structure, orders: list[int]) -> list[list[int]]:
-    """Orders grouped by shared SKUs (connected components), packed into blocks CP-SAT solves quickly."""
-    parent: dict[Any, Any] = {}
+@dataclass(frozen=True)
+class _Group:
+    """Orders reaching the same warehouses, priced together over the same warehouse sets."""
 
-    def root(node: Any) -> Any:
-        while parent.setdefault(node, node) != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for i in orders:
-        for sku in structure.orders[i].demand:
-            parent[root(("order", i))] = root(("sku", sku))
-    components = defaultdict(list)
-    for i in orders:
-        components[root(("order", i))].append(i)
-    blocks: list[list[int]] = [[]]
-    for component in sorted(components.values(), key=len, reverse=True):
-        for start in range(0, len(component), _BLOCK_ORDERS):
-            piece = component[start : start + _BLOCK_ORDERS]
-            if len(blocks[-1]) + len(piece) > _BLOCK_ORDERS:
-                blocks.append([])
-            blocks[-1].extend(piece)
-    return [block for block in blocks if block]
+    orders: np.ndarray
+    lines: np.ndarray  # their lines, order by order
+    segments: np.ndarray  # where each order's lines start in `lines`
+    sets: np.ndarray  # (sets, warehouses) membership; row 0 is the empty set
+    fixed: np.ndarray  # (orders, sets) shipment, lateness and split cost; inf beyond an order's limit
+    relaxed: bool  # not every set tried: the bound takes a relaxation for these orders
 
 
-def _lp_shares(
-    structure: _Structure, relaxation: _Relaxation, blocks: list[list[int]], left: _Resources
-) -> list[tuple[dict, dict]]:
-    """Per block, the stock and capacity its orders use in the LP (rounded up) plus what nobody uses."""
-    block_of = {i: b for b, block in enumerate(blocks) for i in block}
-    stock_use = [defaultdict(float) for _ in blocks]
-    room_use = [defaultdict(float) for _ in blocks]
-    total_stock, total_room = defaultdict(float), defaultdict(float)
-    for value, (i, sku, w, _, _) in zip(relaxation.x, structure.arcs):
-        if i in block_of and value > _EPS:
-            stock_use[block_of[i]][(w, sku)] += value
-            room_use[block_of[i]][w] += value
-            total_stock[(w, sku)] += value
-            total_room[w] += value
-    spare_stock = {key: max(0.0, qty - total_stock[key]) for key, qty in left.stock.items()}
-    spare_room = {w: None if room is None else max(0.0, room - total_room[w]) for w, room in left.capacity.items()}
-    shares = []
-    for b in range(len(blocks)):
-        stock = {key: math.ceil(stock_use[b][key] + spare_stock[key] - _EPS) for key in left.stock}
-        room = {w: None if r is None else math.ceil(room_use[b][w] + r - _EPS) for w, r in spare_room.items()}
-        shares.append((stock, room))
-    return shares
+class _PlanSpace:
+    """The orders' lines as arrays, so that every order's cheapest plan is priced in a few numpy passes."""
+
+    def __init__(self, problem: RoutingProblem):
+        self.problem = problem
+        self.ids = [w.id for w in problem.warehouses]
+        self.handling = np.array([w.handling_cost_per_unit for w in problem.warehouses], dtype=float)
+        self.capacitated = np.array([k for k, w in enumerate(problem.warehouses) if w.capacity_units is not None], int)
+        self.stock_keys = list(problem.stock)
+        room = [problem.warehouses[k].capacity_units for k in self.capacitated]
+        self.rhs = np.array([problem.stock[key] for key in self.stock_keys] + room, dtype=float)
+        self._read_orders(problem)
+        self._read_lines(problem)
+        self.groups = self._group_orders()
+
+    @cached_property
+    def scale(self) -> float:
+        """A typical shipment cost: how far from its best a plan may be and still be worth keeping."""
+        reachable = self.shipment[np.isfinite(self.shipment)]
+        return float(reachable.mean()) if reachable.size else 1.0
+
+    @property
+    def n_orders(self) -> int:
+        return len(self.penalty)
+
+    @property
+    def n_stock_rows(self) -> int:
+        return len(self.stock_keys)
+
+    def _read_orders(self, problem: RoutingProblem) -> None:
+        orders, width = problem.orders, len(self.ids)
+        self.penalty = np.array([problem.unit_penalty(o) for o in orders], dtype=float)
+        self.limit = np.array([min(width, problem.shipment_limit(o) or width) for o in orders], dtype=int)
+        self.shipment = np.full((len(orders), width), np.inf)
+        for i, order in enumerate(orders):
+            for k, wid in enumerate(self.ids):
+                if (wid, order.zone) in problem.lanes:
+                    self.shipment[i, k] = problem.shipment_cost(order, wid)
+
+    def _read_lines(self, problem: RoutingProblem) -> None:
+        """One line per (order, sku): its demand, and per warehouse the units it may ship and its stock row."""
+        row_of = {key: r for r, key in enumerate(self.stock_keys)}
+        owner, skus, demand = [], [], []
+        for i, order in enumerate(problem.orders):
+            for sku, qty in order.demand.items():
+                owner.append(i), skus.append(sku), demand.append(qty)
+        self.owner, self.skus = np.array(owner, dtype=int), skus
+        self.demand = np.array(demand, dtype=float)
+        counts = np.bincount(self.owner, minlength=len(problem.orders))
+        self.end = np.cumsum(counts)
+        self.start = self.end - counts
+        self.bound = np.zeros((len(owner), len(self.ids)))
+        self.row = np.full((len(owner), len(self.ids)), self.n_stock_rows)  # the "no row" row, priced zero
+        for line, (i, sku, qty) in enumerate(zip(owner, skus, demand)):
+            for k, wid in enumerate(self.ids):
+                room = problem.capacity[wid]
+                units = min(qty, problem.stock.get((wid, sku), 0), math.inf if room is None else room)
+                if units > 0 and np.isfinite(self.shipment[i, k]) and self.handling[k] < self.penalty[i]:
+                    self.bound[line, k], self.row[line, k] = units, row_of[(wid, sku)]
+        self.empty_cost = np.bincount(self.owner, self.demand * self.penalty[self.owner], minlength=len(problem.orders))
+
+    def _group_orders(self) -> list[_Group]:
+        members = defaultdict(list)
+        for i in np.flatnonzero(self.end > self.start):
+            members[tuple(np.flatnonzero(np.isfinite(self.shipment[i])))].append(i)
+        return [self._group(np.array(orders), reach) for reach, orders in members.items()]
+
+    def _group(self, orders: np.ndarray, reach: tuple[int, ...]) -> _Group:
+        relaxed = len(reach) > _PLAN_SET_WAREHOUSES
+        largest = 2 if relaxed else len(reach)
+        chosen = [()] + [c for size in range(1, largest + 1) for c in itertools.combinations(reach, size)]
+        sets = np.zeros((len(chosen), len(self.ids)), dtype=bool)
+        for n, members in enumerate(chosen):
+            sets[n, list(members)] = True
+        sizes = sets.sum(1)
+        fixed = np.zeros((len(orders), len(chosen)))
+        shipment = self.shipment[orders]
+        for n in range(1, len(chosen)):
+            fixed[:, n] = shipment[:, sets[n]].sum(1) + self.problem.split_penalty * (sizes[n] - 1)
+        fixed[sizes[None, :] > self.limit[orders][:, None]] = np.inf
+        lines, segments = self._lines_of(orders)
+        return _Group(orders, lines, segments, sets, fixed, relaxed)
+
+    def _lines_of(self, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lines of `orders`, order by order, and where each order's lines start."""
+        counts = self.end[orders] - self.start[orders]
+        segments = np.cumsum(counts) - counts
+        lines = np.arange(counts.sum()) - np.repeat(segments - self.start[orders], counts)
+        return lines, segments
+
+    # pricing
+
+    def zero_prices(self) -> _Prices:
+        return _Prices(np.zeros(self.n_stock_rows + 1), np.zeros(len(self.ids)))
+
+    def prices_from(self, duals: np.ndarray) -> _Prices:
+        """Prices from the LP's row duals (sign flipped, clipped at zero: any such prices give a valid bound)."""
+        stock = np.append(np.maximum(0.0, -duals[: self.n_stock_rows]), 0.0)
+        room = np.zeros(len(self.ids))
+        room[self.capacitated] = np.maximum(0.0, -duals[self.n_stock_rows :])
+        return _Prices(stock, room)
+
+    def unit_costs(self, prices: _Prices, bound: np.ndarray) -> np.ndarray:
+        """Per line and warehouse: handling plus prices per unit; inf where a unit may not or should not go."""
+        room = np.zeros(len(self.ids))
+        room[self.capacitated] = prices.room[self.capacitated]  # unlimited warehouses have no capacity to price
+        unit = self.handling[None, :] + room[None, :] + prices.stock[self.row]
+        usable = (bound > 0) & (unit < self.penalty[self.owner][:, None])
+        return np.where(usable, unit, np.inf)
+
+    def _line_costs(self, unit: np.ndarray, bound: np.ndarray, lines: np.ndarray, sets: np.ndarray) -> np.ndarray:
+        """(lines, sets): each line filled from the cheapest warehouses of each set, the rest unfilled."""
+        unit, bound = unit[lines], bound[lines]
+        rank = np.argsort(unit, axis=1, kind="stable")
+        every = np.arange(len(lines))
+        left = np.repeat(self.demand[lines][:, None], len(sets), axis=1)
+        costs = np.zeros(left.shape)
+        for position in range(unit.shape[1]):
+            w = rank[:, position]
+            price = unit[every, w]
+            usable = np.isfinite(price)
+            if not usable.any():
+                break
+            take = np.where(sets[:, w].T & usable[:, None], np.minimum(left, bound[every, w][:, None]), 0.0)
+            costs += take * np.where(usable, price, 0.0)[:, None]
+            left -= take
+        return costs + left * self.penalty[self.owner[lines]][:, None]
+
+    def price(self, prices: _Prices, bound: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every order's cheapest priced plan: its priced cost (a lower bound's term) and its warehouse set."""
+        bound = self.bound if bound is None else bound
+        unit = self.unit_costs(prices, bound)
+        values = self.empty_cost.copy()
+        best = np.zeros((self.n_orders, len(self.ids)), dtype=bool)
+        for group in self.groups:
+            for orders, lines, segments, fixed in self._chunks(group):
+                totals = fixed + np.add.reduceat(self._line_costs(unit, bound, lines, group.sets), segments, axis=0)
+                choice = totals.argmin(1)
+                values[orders] = totals[np.arange(len(orders)), choice]
+                best[orders] = group.sets[choice]
+                if group.relaxed:
+                    values[orders] = np.minimum(values[orders], self._relaxed(unit, bound, orders, lines, segments))
+        return values, best
+
+    def _chunks(self, group: _Group):
+        """The group's orders in slices small enough to price in one pass."""
+        lines_per_pass = max(1, _PRICING_CELLS // len(group.sets))
+        first = 0
+        while first < len(group.orders):
+            low = group.segments[first]
+            last = max(first + 1, int(np.searchsorted(group.segments, low + lines_per_pass, side="right")) - 1)
+            high = group.segments[last] if last < len(group.orders) else len(group.lines)
+            yield group.orders[first:last], group.lines[low:high], group.segments[first:last] - low, group.fixed[first:last]
+            first = last
+
+    def _relaxed(self, unit, bound, orders, lines, segments) -> np.ndarray:
+        """A lower bound on any non-empty plan: cheapest single shipment, each unit from any reachable warehouse."""
+        everywhere = np.isfinite(self.shipment[orders[0]])[None, :]
+        lines_cost = np.add.reduceat(self._line_costs(unit, bound, lines, everywhere), segments, axis=0)[:, 0]
+        return self.shipment[orders].min(1) + lines_cost
+
+    def lagrangian(self, prices: _Prices) -> tuple[float, np.ndarray, np.ndarray]:
+        """The proven lower bound at these prices, with every order's priced value and cheapest warehouse set."""
+        values, best = self.price(prices)
+        rows = self.n_stock_rows
+        bound = values.sum() - prices.stock[:rows] @ self.rhs[:rows] - prices.room[self.capacitated] @ self.rhs[rows:]
+        return float(bound), values, best
+
+    # plans
+
+    def plans(self, prices: _Prices, orders: np.ndarray, sets: np.ndarray, bound: np.ndarray | None = None):
+        """Each order's cheapest priced plan within its warehouse set: its lines, and their units per warehouse."""
+        bound = self.bound if bound is None else bound
+        lines, _ = self._lines_of(orders)
+        member = sets[np.repeat(np.arange(len(orders)), self.end[orders] - self.start[orders])]
+        unit, line_bound = self.unit_costs(prices, bound)[lines], bound[lines]
+        rank = np.argsort(unit, axis=1, kind="stable")
+        every = np.arange(len(lines))
+        left, units = self.demand[lines].copy(), np.zeros(unit.shape)
+        for position in range(unit.shape[1]):
+            w = rank[:, position]
+            usable = np.isfinite(unit[every, w]) & member[every, w]
+            take = np.where(usable, np.minimum(left, line_bound[every, w]), 0.0)
+            units[every, w] = take
+            left -= take
+        return lines, units
+
+    def plan_costs(self, orders: np.ndarray, lines: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """The true cost of each order's plan (lines of `orders`, order by order)."""
+        which = np.repeat(np.arange(len(orders)), self.end[orders] - self.start[orders])
+        per_warehouse = np.zeros((len(orders), len(self.ids)))
+        np.add.at(per_warehouse, which, units)
+        used = per_warehouse > 0
+        shipments = np.where(used, self.shipment[orders], 0.0).sum(1)
+        split = self.problem.split_penalty * np.maximum(0, used.sum(1) - 1)
+        missing = (self.demand[lines] - units.sum(1)) * self.penalty[self.owner[lines]]
+        return shipments + split + per_warehouse @ self.handling + np.bincount(which, missing, minlength=len(orders))
+
+    def total_cost(self, units: np.ndarray) -> float:
+        """The cost of a plan given as units per (line, warehouse) for every line."""
+        return float(self.plan_costs(np.arange(self.n_orders), np.arange(len(self.owner)), units).sum())
+
+    def usage(self, units: np.ndarray) -> np.ndarray:
+        """Units per row (stock rows, then capacity rows) of a plan for every line."""
+        stock = np.bincount(self.row.ravel(), units.ravel(), minlength=self.n_stock_rows + 1)[: self.n_stock_rows]
+        return np.concatenate([stock, units.sum(0)[self.capacitated]])
+
+    def allocations(self, units: np.ndarray) -> list[Allocation]:
+        orders = self.problem.orders
+        return [
+            Allocation(orders[self.owner[line]].id, self.skus[line], self.ids[k], int(units[line, k]))
+            for line, k in zip(*np.nonzero(units))
+        ]
 
 
-def _route_block(
-    problem: RoutingProblem, orders: list[Order], share: tuple[dict, dict], left: _Resources, seconds: float
-) -> list[Allocation]:
-    """CP-SAT on one block within its LP share of what is left; greedy if it finds nothing in time."""
-    stock = {key: min(qty, share[0].get(key, 0)) for key, qty in left.stock.items()}
-    room = {w: _least(r, share[1][w]) for w, r in left.capacity.items()}
-    structure = _structure(problem, orders, stock, room)
-    plan = _solve_cp(structure, seconds, None, exact_stop=False) if structure.arcs else None
-    allocations = plan.allocations if plan else _greedy(problem, orders, _Resources(problem, stock, room))
-    for a in allocations:
-        left.take(a.warehouse, a.sku, a.qty)
-    return allocations
+class _Columns:
+    """The plans generated so far (an empty plan per order first): order, true cost, units per (line, warehouse)."""
+
+    def __init__(self, space: _PlanSpace):
+        self.space = space
+        self.order: list[int] = list(range(space.n_orders))
+        self.cost: list[float] = [float(c) for c in space.empty_cost]
+        nothing = np.zeros(0, dtype=int)
+        self.lines: list[np.ndarray] = [nothing] * space.n_orders
+        self.warehouses: list[np.ndarray] = [nothing] * space.n_orders
+        self.units: list[np.ndarray] = [np.zeros(0)] * space.n_orders
+        self._seen: set[tuple[int, bytes]] = set()
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def add(self, prices: _Prices, orders: np.ndarray, sets: np.ndarray, bound: np.ndarray | None = None) -> int:
+        """Each order's cheapest priced plan within its set, where new and not empty; returns how many were added."""
+        lines, units = self.space.plans(prices, orders, sets, bound)
+        costs = self.space.plan_costs(orders, lines, units)
+        ends = np.cumsum(self.space.end[orders] - self.space.start[orders])
+        added = 0
+        for n, i in enumerate(orders.tolist()):
+            block = units[ends[n] - (self.space.end[i] - self.space.start[i]) : ends[n]]
+            key = (i, block.tobytes())
+            if key in self._seen or not block.any():
+                continue
+            self._seen.add(key)
+            at, warehouse = np.nonzero(block)
+            self.order.append(i)
+            self.cost.append(float(costs[n]))
+            self.lines.append(self.space.start[i] + at)
+            self.warehouses.append(warehouse)
+            self.units.append(block[at, warehouse])
+            added += 1
+        return added
+
+    def add_every_set(self, prices: _Prices, orders: np.ndarray | None = None, bound: np.ndarray | None = None) -> int:
+        """For each order (of `orders`, default all), its cheapest priced plan from each warehouse set it may use."""
+        added = 0
+        for group in self.space.groups:
+            sizes = group.sets.sum(1)
+            seeded = (sizes > 0) & ((sizes <= 2) | (len(group.sets) <= _SEED_SETS))
+            members = group.orders if orders is None else group.orders[np.isin(group.orders, orders)]
+            for n in np.flatnonzero(seeded):
+                chosen = members[sizes[n] <= self.space.limit[members]]
+                if len(chosen):
+                    added += self.add(prices, chosen, np.repeat(group.sets[n][None, :], len(chosen), axis=0), bound)
+        return added
+
+    def priced_costs(self, prices: _Prices) -> np.ndarray:
+        """Every column's cost plus the prices of the stock and capacity it uses."""
+        resources, _ = self.matrices(np.arange(len(self.order)))
+        duals = np.concatenate([prices.stock[: self.space.n_stock_rows], prices.room[self.space.capacitated]])
+        return np.array(self.cost) + resources.T @ duals
+
+    def matrices(self, keep: np.ndarray | None = None):
+        """The rows' matrix (stock rows, then capacity rows) and the one-plan-per-order matrix, of the kept columns."""
+        keep = np.arange(len(self.order)) if keep is None else keep
+        space = self.space
+        sizes = np.array([len(self.units[j]) for j in keep], dtype=int)
+        column = np.repeat(np.arange(len(keep)), sizes)
+        lines = np.concatenate([self.lines[j] for j in keep]).astype(int)
+        warehouses = np.concatenate([self.warehouses[j] for j in keep]).astype(int)
+        units = np.concatenate([self.units[j] for j in keep])
+        capacity_row = np.full(len(space.ids), -1)
+        capacity_row[space.capacitated] = space.n_stock_rows + np.arange(len(space.capacitated))
+        limited = capacity_row[warehouses] >= 0
+        rows = np.concatenate([space.row[lines, warehouses], capacity_row[warehouses][limited]])
+        values = np.concatenate([units, units[limited]])
+        columns = np.concatenate([column, column[limited]])
+        resources = sp.csr_matrix((values, (rows, columns)), shape=(len(space.rhs), len(keep)))
+        orders = np.array(self.order)[keep]
+        one_each = sp.csr_matrix((np.ones(len(keep)), (orders, np.arange(len(keep)))), shape=(space.n_orders, len(keep)))
+        return resources, one_each
+
+    def units_of(self, chosen: Iterable[int]) -> np.ndarray:
+        """Units per (line, warehouse) of a plan made of the chosen columns."""
+        units = np.zeros(self.space.bound.shape)
+        for j in chosen:
+            units[self.lines[j], self.warehouses[j]] = self.units[j]
+        return units
 
 
-def _least(first: int | None, second: int | None) -> int | None:
-    """The smaller of two capacities, None meaning unlimited."""
-    known = [c for c in (first, second) if c is not None]
-    return min(known) if known else None
+@dataclass
+class _MasterSolution:
+    """The LP over the plans generated so far: value, plan weights, row prices, order duals."""
+
+    value: float
+    x: np.ndarray
+    prices: _Prices
+    order_duals: np.ndarray
 
 
-def _top_up(problem: RoutingProblem, allocations: list[Allocation], left: _Resources) -> list[Allocation]:
-    """Unfilled units that a warehouse already shipping the order still has in stock and capacity."""
-    shipped, used = defaultdict(int), _warehouses_per_order(allocations)
-    for a in allocations:
-        shipped[(a.order, a.sku)] += a.qty
-    extra = []
-    for order_id, warehouses in used.items():
-        order = problem.order[order_id]
-        for sku, demand in order.demand.items():
-            for w in warehouses:
-                missing = demand - shipped[(order_id, sku)]
-                qty = int(min(missing, left.stock.get((w, sku), 0), left.room(w)))
-                if qty > 0 and problem.warehouse[w].handling_cost_per_unit < problem.unit_penalty(order):
-                    left.take(w, sku, qty)
-                    shipped[(order_id, sku)] += qty
-                    extra.append(Allocation(order_id, sku, w, qty))
-    return extra
+def _solve_master(space: _PlanSpace, columns: _Columns, seconds: float) -> _MasterSolution | None:
+    resources, one_each = columns.matrices()
+    rows = space.rhs.size > 0
+    answer = linprog(
+        np.array(columns.cost),
+        A_ub=resources if rows else None,
+        b_ub=space.rhs if rows else None,
+        A_eq=one_each,
+        b_eq=np.ones(space.n_orders),
+        bounds=(0, None),
+        method="highs-ds",
+        options={"time_limit": max(0.1, seconds)},
+    )
+    if answer.status != 0:
+        return None
+    duals = answer.ineqlin.marginals if rows else np.zeros(0)
+    return _MasterSolution(answer.fun, answer.x, space.prices_from(duals), answer.eqlin.marginals)
 
 
-def _integral_orders(structure: _Structure, relaxation: _Relaxation) -> tuple[list[int], list[int]]:
-    """Orders whose LP values are all whole numbers, and the others."""
-    fractional = set()
-    for (i, _), value in relaxation.y.items():
-        if abs(value - round(value)) > _EPS:
-            fractional.add(i)
-    for value, arc in zip(relaxation.x, structure.arcs):
-        if abs(value - round(value)) > _EPS:
-            fractional.add(arc[0])
-    everyone = range(len(structure.orders))
-    return [i for i in everyone if i not in fractional], sorted(fractional)
+@dataclass
+class _PlanRelaxation:
+    bound: float  # proven lower bound on the optimal cost
+    solution: _MasterSolution | None  # the last LP solved, None if none was
 
 
-def _report(progress: Progress | None, objective: float | None, bound: float | None, fraction: float) -> None:
-    if progress is not None:
-        progress(objective, bound, fraction)
+def _generate_plans(space: _PlanSpace, columns: _Columns, until: float, report: Callable) -> _PlanRelaxation:
+    """Column generation: LP over plans, prices from its duals, each order's cheapest priced plan, again."""
+    zero = space.zero_prices()
+    bound, _, _ = space.lagrangian(zero)
+    columns.add_every_set(zero)
+    report(bound)
+    solution = None
+    while time.monotonic() < until:
+        master = _solve_master(space, columns, until - time.monotonic())
+        if master is None:
+            break
+        solution = master
+        priced, values, best = space.lagrangian(master.prices)
+        bound = max(bound, priced)
+        report(bound)
+        if master.value - bound <= _LP_GAP * max(1.0, abs(master.value)):
+            break
+        improving = np.flatnonzero(values < master.order_duals - _EPS)
+        if not columns.add(master.prices, improving, best[improving]):
+            break
+    return _PlanRelaxation(bound, solution)
+
+
+def _solve_by_plans(problem: RoutingProblem, clock: _Clock, progress: Progress | None) -> _Outcome:
+    """Bound and columns by column generation, a MIP over the plans, then one-order moves."""
+    space = _PlanSpace(problem)
+    columns = _Columns(space)
+    until = time.monotonic() + clock.left() * _LP_SHARE
+    relaxation = _generate_plans(space, columns, until, lambda bound: _report(progress, None, bound, clock.fraction()))
+    units = _integer_plan(space, columns, relaxation, clock)
+    return _Outcome("feasible", space.allocations(units), relaxation.bound)
+
+
+def _integer_plan(space: _PlanSpace, columns: _Columns, relaxation: _PlanRelaxation, clock: _Clock) -> np.ndarray:
+    """The cheaper of: the MIP over generated plans; the plans the LP routes whole, the others moved in one by one."""
+    solution = relaxation.solution
+    if solution is None:
+        return _improve(space, np.zeros(space.bound.shape), clock.deadline)
+    whole = np.flatnonzero(solution.x > 1 - 1e-6)
+    split = np.setdiff1d(np.arange(space.n_orders), np.array(columns.order)[whole])
+    left = _left_for_split_orders(space, columns, whole)
+    for prices in (solution.prices, space.zero_prices()):
+        columns.add_every_set(prices, split, left)
+    x = np.zeros(len(columns))
+    x[: len(solution.x)] = solution.x
+    candidates = [_improve(space, columns.units_of(whole), clock.deadline)]
+    seconds = clock.left() * (1 - _IMPROVE_SHARE)
+    chosen = _solve_plan_mip(space, columns, _columns_for_mip(space, columns, solution.prices, x), seconds)
+    if chosen is not None:
+        candidates.append(_improve(space, columns.units_of(chosen), clock.deadline))
+    return min(candidates, key=space.total_cost)
+
+
+def _left_for_split_orders(space: _PlanSpace, columns: _Columns, whole: np.ndarray) -> np.ndarray:
+    """Per line and warehouse, the units a plan may ship from what the orders the LP routes whole leave."""
+    rest = space.rhs - space.usage(columns.units_of(whole))
+    stock_left = np.append(rest[: space.n_stock_rows], 0.0)
+    room_left = np.full(len(space.ids), np.inf)
+    room_left[space.capacitated] = rest[space.n_stock_rows :]
+    return np.minimum(space.bound, np.minimum(stock_left[space.row], room_left[None, :]))
+
+
+def _columns_for_mip(space: _PlanSpace, columns: _Columns, prices: _Prices, x: np.ndarray) -> np.ndarray:
+    """The plans worth offering the MIP: empty ones, the LP's, and those near each order's best priced plan."""
+    priced = columns.priced_costs(prices)
+    order = np.array(columns.order)
+    cheapest = np.full(space.n_orders, np.inf)
+    np.minimum.at(cheapest, order, priced)
+    near = priced - cheapest[order] <= _MIP_SLACK * space.scale
+    near[: space.n_orders] = True  # the empty plans keep every MIP feasible
+    return np.flatnonzero(near | (x > _EPS))
+
+
+def _solve_plan_mip(space: _PlanSpace, columns: _Columns, keep: np.ndarray, seconds: float) -> np.ndarray | None:
+    """One plan per order within stock and capacity, cheapest in total (HiGHS); None if none found in time."""
+    if seconds < _MIN_MIP_S:
+        return None
+    resources, one_each = columns.matrices(keep)
+    constraints = [LinearConstraint(one_each, 1, 1)]
+    if space.rhs.size:
+        constraints.append(LinearConstraint(resources, -np.inf, space.rhs))
+    answer = milp(
+        np.array(columns.cost)[keep],
+        integrality=np.ones(len(keep)),
+        bounds=Bounds(0, 1),
+        constraints=constraints,
+        options={"time_limit": seconds, "mip_rel_gap": _MIP_GAP, "disp": False},
+    )
+    if answer.x is None:
+        return None
+    return keep[answer.x > 0.5]
+
+
+def _improve(space: _PlanSpace, units: np.ndarray, deadline: float) -> np.ndarray:
+    """One-order moves: each order to its cheapest plan within what the others leave, while that lowers the cost."""
+    every, all_lines, zero = np.arange(space.n_orders), np.arange(len(space.owner)), space.zero_prices()
+    units = units.copy()
+    for _ in range(_IMPROVE_ROUNDS):
+        if time.monotonic() >= deadline:
+            break
+        rest = space.rhs - space.usage(units)
+        left = _left_around(space, units, rest)
+        values, best = space.price(zero, left)
+        current = space.plan_costs(every, all_lines, units)
+        candidates = np.flatnonzero(values < current - 1e-6)
+        lines, moved = space.plans(zero, candidates, best[candidates], left)
+        gain = current[candidates] - space.plan_costs(candidates, lines, moved)
+        if not _apply_moves(space, units, rest, candidates, moved, gain):
+            break
+    return units
+
+
+def _left_around(space: _PlanSpace, units: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Per line and warehouse, the units its order could ship: what is left plus what the order ships itself."""
+    stock_left = np.append(rest[: space.n_stock_rows], 0.0)
+    own_room = np.zeros((space.n_orders, len(space.ids)))
+    np.add.at(own_room, space.owner, units)
+    room_left = np.full(len(space.ids), np.inf)
+    room_left[space.capacitated] = rest[space.n_stock_rows :]
+    room = room_left[None, :] + own_room[space.owner]
+    return np.minimum(space.bound, np.minimum(stock_left[space.row] + units, room))
+
+
+def _apply_moves(space: _PlanSpace, units, rest, orders: np.ndarray, moved: np.ndarray, gain: np.ndarray) -> int:
+    """Moves that lower the cost, best first, each only if it still fits what is left; returns how many were made."""
+    made = 0
+    counts = space.end[orders] - space.start[orders]
+    firsts = np.cumsum(counts) - counts
+    stock_rows = space.n_stock_rows
+    for n in np.argsort(-gain):
+        if gain[n] <= 1e-6:
+            break
+        i = orders[n]
+        span = slice(space.start[i], space.end[i])
+        change = moved[firsts[n] : firsts[n] + counts[n]] - units[span]
+        changed = change != 0
+        rows, needed = space.row[span][changed], change[changed]
+        room = change.sum(0)[space.capacitated]
+        if np.all(needed <= rest[rows] + 1e-9) and np.all(room <= rest[stock_rows:] + 1e-9):
+            units[span] += change
+            rest[rows] -= needed
+            rest[stock_rows:] -= room
+            made += 1
+    return made
+
+
+# ---------------------------------------------------------------- solve
 
 
 def solve(problem: RoutingProblem, *, time_limit_s: float | None = None, progress: Progress | None = None) -> RoutingResult:

@@ -9,6 +9,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.routing import generate
@@ -54,9 +55,9 @@ def instance(**overrides) -> dict:
     return raw
 
 
-def order(oid: str, zone: str, lines: list[tuple[str, int]], priority: int = 1, sla: int = 2) -> dict:
+def order(oid: str, zone: str, lines: list[tuple[str, int]], priority: int = 1, sla: int = 2, **extra) -> dict:
     return {"id": oid, "zone": zone, "sla_days": sla, "priority": priority,
-            "lines": [{"sku": s, "qty": q} for s, q in lines]}
+            "lines": [{"sku": s, "qty": q} for s, q in lines], **extra}
 
 
 def stock(*entries: tuple[str, str, int]) -> list[dict]:
@@ -108,8 +109,9 @@ def assert_feasible(raw: dict, answer: dict) -> None:
     for wid, qty in per_warehouse.items():
         capacity = warehouses[wid].get("capacity_units")
         assert capacity is None or qty <= capacity, f"{wid} over capacity"
-    limit = raw.get("max_shipments_per_order")
-    assert limit is None or all(len(ws) <= limit for ws in shipments.values()), "too many shipments"
+    for oid, ws in shipments.items():
+        limit = orders[oid].get("max_shipments", raw.get("max_shipments_per_order"))
+        assert limit is None or len(ws) <= limit, f"{oid}: too many shipments"
     unfilled = {(u["order"], u["sku"]): u["qty"] for u in answer["unfilled"]}
     for key, qty in demand.items():
         assert unfilled.get(key, 0) == qty - per_line[key], f"unfilled of {key} misreported"
@@ -132,7 +134,8 @@ def tiny_instance(seed: int) -> dict:
     orders = []
     for k in range(rng.randint(2, 3)):
         lines = [(s, rng.choice((1, 1, 2))) for s in rng.sample(skus, rng.randint(1, 2))]
-        orders.append(order(f"O{k}", rng.choice(("Z1", "Z2")), lines, rng.randint(1, 3), rng.randint(0, 2)))
+        ship_complete = {"max_shipments": 1} if rng.random() < 0.3 else {}
+        orders.append(order(f"O{k}", rng.choice(("Z1", "Z2")), lines, rng.randint(1, 3), rng.randint(0, 2), **ship_complete))
     lanes = [{"warehouse": w, "zone": z, "cost": round(rng.uniform(1, 8), 2), "transit_days": rng.randint(0, 3)}
              for w in whs for z in ("Z1", "Z2") if rng.random() < 0.8]
     return instance(
@@ -172,6 +175,42 @@ def test_the_solver_matches_brute_force_on_tiny_random_instances(seed):
     assert answer["status"] == "optimal"
     assert answer["objective"] == pytest.approx(brute_force_optimum(raw), abs=1e-6)
     assert answer["bound"] == pytest.approx(answer["objective"], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_plan_solver_used_for_large_instances_is_feasible_and_its_bound_is_proven(seed, monkeypatch):
+    monkeypatch.setattr(routing, "_FULL_MODEL_ARCS", 0)
+    raw = tiny_instance(seed)
+    answer = solve(raw)
+    optimum = brute_force_optimum(raw)
+    assert answer["bound"] <= optimum + 1e-6
+    assert answer["objective"] >= optimum - 1e-6
+    assert answer["objective"] <= run_baseline(raw)["objective"] + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_prices_give_a_lower_bound_on_the_optimum(seed):
+    raw = tiny_instance(seed)
+    optimum = brute_force_optimum(raw)
+    space = routing._PlanSpace(routing.parse_problem(raw))
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        prices = routing._Prices(
+            np.append(rng.exponential(3.0, space.n_stock_rows), 0.0), rng.exponential(2.0, len(space.ids))
+        )
+        bound, _, _ = space.lagrangian(prices)
+        assert bound <= optimum + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_an_order_alone_gets_its_cheapest_plan_from_pricing(seed):
+    raw = tiny_instance(seed)
+    raw["orders"] = raw["orders"][:1]
+    for warehouse in raw["warehouses"]:
+        warehouse["capacity_units"] = None  # pricing relaxes capacity across an order's lines
+    space = routing._PlanSpace(routing.parse_problem(raw))
+    bound, _, _ = space.lagrangian(space.zero_prices())
+    assert bound == pytest.approx(brute_force_optimum(raw), abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -232,6 +271,26 @@ def test_max_shipments_per_order_is_never_exceeded():
     for answer in (solve(raw), run_baseline(raw)):
         assert len(answer["orders"][0]["warehouses"]) <= 1
         assert answer["unfilled"]
+
+
+def test_a_ship_complete_order_ships_from_one_warehouse_while_others_may_split():
+    raw = instance(
+        stock=stock(("EAST", "TEE", 5), ("WEST", "MUG", 5)),
+        orders=[order("SO-1", "Z1", [("TEE", 2), ("MUG", 1)], max_shipments=1),
+                order("SO-2", "Z1", [("TEE", 1), ("MUG", 1)])],
+    )
+    for answer in (solve(raw), run_baseline(raw)):
+        plans = {p["order"]: p["warehouses"] for p in answer["orders"]}
+        assert len(plans["SO-1"]) == 1 and plans["SO-2"] == ["EAST", "WEST"]
+
+
+def test_an_order_may_allow_more_shipments_than_the_instance():
+    raw = instance(
+        stock=stock(("EAST", "TEE", 5), ("WEST", "MUG", 5)),
+        orders=[order("SO-1", "Z1", [("TEE", 2), ("MUG", 1)], max_shipments=2)],
+        max_shipments_per_order=1,
+    )
+    assert solve(raw)["orders"][0]["warehouses"] == ["EAST", "WEST"]
 
 
 def test_units_only_travel_along_existing_lanes():
@@ -313,6 +372,26 @@ def test_progress_is_reported_ending_with_the_final_figures():
     assert seen[-1] == (pytest.approx(answer["objective"]), pytest.approx(answer["bound"]), 1.0)
 
 
+def test_a_large_instance_is_solved_over_plans_close_to_its_proven_bound():
+    raw = generate(800, 5, 200, seed=4)
+    assert not routing._whole_model_fits(routing.parse_problem(raw))
+    seen = []
+    answer = solve(raw, time_limit_s=20, progress=lambda obj, bound, done: seen.append(bound))
+    assert answer["status"] in ("feasible", "optimal")
+    assert answer["objective"] - answer["bound"] <= 0.02 * answer["objective"]
+    assert answer["objective"] < 0.8 * run_baseline(raw)["objective"]
+    bounds = [b for b in seen if b is not None]
+    assert bounds == sorted(bounds) and bounds[-1] == pytest.approx(answer["bound"])
+
+
+def test_a_large_instance_keeps_a_short_time_limit():
+    raw = generate(2000, 5, 400, seed=6)
+    problem = routing.parse_problem(raw)
+    answer = routing.solve(problem, time_limit_s=2).to_json()
+    assert answer["solve_seconds"] <= 3.0
+    assert_feasible(raw, answer)
+
+
 def test_a_failing_solver_falls_back_to_the_baseline(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("solver crashed")
@@ -378,6 +457,8 @@ MALFORMED = [
     (lambda: with_value(instance(), ["warehouses", 1, "id"], "EAST"), "warehouses[1].id"),
     (lambda: with_value(instance(), ["warehouses", 0, "capacity_units"], 2.5), "warehouses[0].capacity_units"),
     (lambda: with_value(instance(), ["max_shipments_per_order"], 0), "max_shipments_per_order"),
+    (lambda: with_value(instance(), ["orders", 0, "max_shipments"], 0), "orders[0].max_shipments"),
+    (lambda: with_value(instance(), ["orders", 0, "max_shipments"], "one"), "orders[0].max_shipments"),
     (lambda: with_value(instance(), ["time_limit_s"], 0), "time_limit_s"),
     (lambda: [], "instance"),
 ]
@@ -396,6 +477,7 @@ def test_optional_fields_take_their_defaults():
     del raw["warehouses"][0]["capacity_units"]
     problem = routing.parse_problem(raw)
     assert problem.max_shipments_per_order is None and problem.time_limit_s == 10
+    assert problem.orders[0].max_shipments is None
     assert problem.orders[0].priority == 1 and problem.warehouse["EAST"].capacity_units is None
 
 
@@ -438,7 +520,10 @@ def test_the_command_line_time_limit_overrides_the_instance(tmp_path):
     assert_feasible(raw, answer)
 
 
-@pytest.mark.parametrize("make, field", MALFORMED[1:5:3], ids=[field for _, field in MALFORMED[1:5:3]])
+CLI_MALFORMED = MALFORMED[1:5:3] + [m for m in MALFORMED if m[1] == "orders[0].max_shipments"][:1]
+
+
+@pytest.mark.parametrize("make, field", CLI_MALFORMED, ids=[field for _, field in CLI_MALFORMED])
 def test_the_command_line_rejects_a_malformed_instance_with_one_line(tmp_path, make, field):
     done = run_cli(tmp_path, make())
     assert done.returncode == 2
