@@ -42,6 +42,7 @@ def _shot(page, number: int, step: str) -> None:
 
 def _as(page, username: str, viewport: dict = DESK) -> None:
     """Sign out whoever was at the keyboard and sign in as the next role."""
+    page.goto("about:blank")  # leave the page first: no late response may set the old session again
     page.context.clear_cookies()
     page.set_viewport_size(viewport)
     sign_in(page, username)
