@@ -105,10 +105,22 @@ def current_actor() -> tuple[int | None, str]:
         return None, ""
     user_id = state.identity[0]
     username = state.dict.get("username")
-    if username is None:  # expired by an earlier commit in this request; read it without touching the session
-        from app.models import User
-        username = db.session.connection().scalar(select(User.__table__.c.username).where(User.__table__.c.id == user_id))
+    if username is None:  # expired by an earlier commit in this request
+        username = _username_once_per_request(user_id)
     return user_id, username or ""
+
+
+def _username_once_per_request(user_id: int) -> str:
+    """The actor's username, read without touching the session and kept for the rest of the request."""
+    from flask import g
+    known = g.get("audit_usernames")
+    if known is None:
+        known = g.audit_usernames = {}
+    if user_id not in known:
+        from app.models import User
+        known[user_id] = db.session.connection().scalar(
+            select(User.__table__.c.username).where(User.__table__.c.id == user_id)) or ""
+    return known[user_id]
 
 
 def current_context() -> str:

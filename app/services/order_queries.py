@@ -167,13 +167,14 @@ class TimelineEntry:
 
 def order_detail(order_id: int) -> Order | None:
     """The order with lines, shipments (warehouse, lines, bins), holds and transitions loaded."""
+    # A shipment line's SKU is one of its order line's SKUs, loaded just before: the lazy load finds it in the
+    # session without a query, so it needs no selectin query of its own.
     return db.session.scalar(
         select(Order).where(Order.id == order_id).options(
             selectinload(Order.channel), selectinload(Order.lines).selectinload(OrderLine.sku),
             selectinload(Order.shipments).selectinload(Shipment.warehouse),
             selectinload(Order.shipments).selectinload(Shipment.lines).selectinload(ShipmentLine.bins)
             .selectinload(ShipmentBin.location),
-            selectinload(Order.shipments).selectinload(Shipment.lines).selectinload(ShipmentLine.sku),
             selectinload(Order.holds), selectinload(Order.transitions)))
 
 

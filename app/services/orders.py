@@ -279,6 +279,8 @@ def available_in(sku_id: int, warehouse_id: int) -> int:
 
 def _reserve_from(order: Order, warehouse_id: int, user_id: int | None) -> None:
     for line in order.lines:
+        if line.qty_waiting <= 0:  # filled from an earlier warehouse: no need to read this one's stock
+            continue
         need = min(line.qty_waiting, available_in(line.sku_id, warehouse_id))
         if need > 0:
             reserve_line(order, line, warehouse_id, need, user_id=user_id)

@@ -1,0 +1,81 @@
+"""CPU cost of one API order capture, in process, against a seeded PostgreSQL database.
+
+    .venv/bin/python -m bench.profile_capture [--orders 200] [--profile capture.html] [--url URL]
+
+Without --url it starts a throwaway PostgreSQL cluster and prepares it exactly as bench.load does
+(demo seed, deep stock, velocity hold out of the way). It then posts orders through Flask's test
+client, so the figures are Keel's own Python time per order (parse, capture, reserve, audit,
+response), without gunicorn or the network. With --profile, pyinstrument records the timed orders
+and writes an HTML (or, for any other suffix, text) report.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench import _server
+from bench.load import Load, prepare, token_and_skus
+
+
+def measure(url: str, token: str, skus: list[str], orders: int, profile: str | None) -> dict:
+    os.environ.update(_server.app_env(url))
+    from app import create_app  # after DATABASE_URL is set: config reads it at import
+
+    app = create_app()
+    client = app.test_client()
+    statements = [0]
+    with app.app_context():
+        from sqlalchemy import event
+        from app.extensions import db
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.__setitem__(0, statements[0] + 1))
+    load = Load("http://127.0.0.1", token, skus, 1.0, 0, 1)
+    load.started = time.time()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(n: int) -> int:
+        return client.post("/api/v1/orders", data=load.body(n), headers=headers).status_code
+
+    for n in range(20):  # warm-up: imports, caches, connection pool
+        post(-1 - n)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+    statements[0] = 0
+    cpu, wall, statuses, each = time.process_time(), time.perf_counter(), {}, []
+    for n in range(orders):
+        started = time.process_time()
+        status = post(n)
+        each.append((time.process_time() - started) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if profiler:
+        profiler.stop()
+        with open(profile, "w") as out:
+            out.write(profiler.output_html() if profile.endswith(".html") else profiler.output_text(unicode=True))
+    return {"orders": orders, "statements": statements[0] / orders, "statuses": statuses, "cpu_ms": cpu / orders * 1000, "wall_ms": wall / orders * 1000,
+            "p50_cpu_ms": _server.percentile(each, 50), "p95_cpu_ms": _server.percentile(each, 95)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=200)
+    ap.add_argument("--profile", help="write a pyinstrument report here (.html, else text)")
+    ap.add_argument("--url", help="an already prepared database (token and SKUs are created/read from it)")
+    args = ap.parse_args()
+    if args.url:
+        token, skus = token_and_skus(args.url)
+        result = measure(args.url, token, skus, args.orders, args.profile)
+    else:
+        with _server.postgres_cluster() as url:
+            token, skus = prepare(url)
+            result = measure(url, token, skus, args.orders, args.profile)
+    print(f"{result['orders']} orders {result['statuses']}: {result['cpu_ms']:.1f} ms CPU and "
+          f"{result['wall_ms']:.1f} ms wall per order (CPU p50 {result['p50_cpu_ms']:.1f} ms, "
+          f"p95 {result['p95_cpu_ms']:.1f} ms), {result['statements']:.1f} SQL statements per order")
+
+
+if __name__ == "__main__":
+    main()
