@@ -253,7 +253,13 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#refund-queue button:has-text('Issue refund')")
     expect(page.locator(".flash")).to_contain_text("issued: credit note posted")
+    page.goto(page.base_url + "/returns/refunds?view=to_pay")
+    issued = page.locator("#refund-queue tr", has_text="RF-")
+    expect(issued).to_contain_text("£400.00")
     _shot(page, 14, "refund-issued")
+    issued.locator("input[name=reference]").fill("BACS 5001")
+    issued.locator("button:has-text('Mark paid')").click()
+    expect(page.locator(".flash")).to_contain_text("paid; the return is closed")
 
     # 12. The KPIs show the run: the shipped order is behind the cycle-time figure.
     _as(page, "grace")
@@ -261,6 +267,7 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
     cycle_time = page.locator('a.kpi-tile[data-kpi="order_cycle_time"]')
     expect(cycle_time).to_be_visible()
     expect(cycle_time).not_to_contain_text("No data")
+    expect(page.locator('a.kpi-tile[data-kpi="return_cycle_time"]')).not_to_contain_text("No data")
     _shot(page, 15, "kpis")
     page.goto(page.base_url + "/kpis/order_cycle_time")
     expect(page.locator("main")).to_contain_text(number)
