@@ -45,10 +45,15 @@ def outside(kind: Outside) -> Location:
     found = db.session.scalar(select(Location).where(Location.outside == kind.value))
     if found:
         return found
-    location = Location(code=f"~{kind.value.upper()}", kind="virtual", outside=kind.value)
-    db.session.add(location)
-    db.session.flush()
-    return location
+    # Two first uses may race: the loser's insert does nothing and it reads the winner's row.
+    db.session.execute(_insert().values(code=f"~{kind.value.upper()}", kind="virtual", outside=kind.value, active=True)
+                       .on_conflict_do_nothing(index_elements=["outside"]))
+    return db.session.scalar(select(Location).where(Location.outside == kind.value))
+
+
+def _insert():
+    dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(Location.__table__)
 
 
 def post_move(sku_id: int, qty: int, src: Place, dst: Place, *, reason: str, cause: Cause,
