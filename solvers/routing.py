@@ -1243,8 +1243,8 @@ class _PlanRelaxation:
 def _generate_plans(space: _PlanSpace, columns: _Columns, until: float, report: Callable) -> _PlanRelaxation:
     """Column generation: LP over plans, prices from its duals, each order's cheapest priced plan, again."""
     zero = space.zero_prices()
-    bound, _, _ = space.lagrangian(zero)
-    columns.add_every_set(zero)
+    bound, _, best = space.lagrangian(zero)
+    columns.add(zero, np.arange(space.n_orders), best)
     report(bound)
     solution = None
     while time.monotonic() < until:
@@ -1294,6 +1294,7 @@ def _integer_plan(
     rest = space.rhs - space.usage(columns.units_of(whole))
     for prices in (solution.prices, space.zero_prices()):
         columns.add_every_set(prices, split, _bounds_within(space, rest))
+    columns.add_every_set(solution.prices)
     best = _improve(space, columns.units_of(whole), clock.deadline)
     report(space.total_cost(best))
     candidates = [
