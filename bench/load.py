@@ -215,7 +215,9 @@ def report(args, results: list[Result], tps: float) -> None:
     kind = f"{args.workers} workers x {args.threads} threads" if args.threads > 1 else f"{args.workers} sync workers"
     rates = " ".join(f"{r:g}" for r in args.rate)
     body = (f"`python -m bench.load --rate {rates} --seconds {args.seconds:g} --workers {args.workers} "
-            f"--threads {args.threads}`: gunicorn with {kind}, the load generator and PostgreSQL 15 "
+            f"--threads {args.threads}{' --url URL' if args.url else ''}`: "
+            f"{'on a database an earlier run prepared (seeded demo, deep stock), ' if args.url else ''}"
+            f"gunicorn with {kind}, the load generator and PostgreSQL 15 "
             f"(throwaway cluster, fsync off) all on the same 2-core machine, shared with other engineers' work. "
             f"pgbench TPC-B (scale 10, 8 clients) on the same server afterwards: {tps:.0f} tps.\n\n"
             "| offered | captured and reserved (201) | p50 | p95 | p99 | other answers | not sent | orders / TPC-B tx "
