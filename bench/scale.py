@@ -128,7 +128,7 @@ def add_moves(target: int) -> None:
     from app.extensions import db
     lo = 2 * start
     db.session.execute(text(f"{prelude} INSERT INTO stock_moves ({', '.join(names)}) SELECT {', '.join(exprs)} "
-                            f"FROM b, s, v, generate_series({lo}, {lo + 2 * pairs - 1}) AS g ORDER BY g"))
+                            f"FROM b, s, v, generate_series({lo}::bigint, {lo + 2 * pairs - 1}::bigint) AS g ORDER BY g"))
 
 
 def rebuild_balances() -> None:
@@ -183,7 +183,7 @@ def add_orders(target: int) -> None:
         WHERE o.external_id LIKE 'SCALE-%' AND o.id >= (SELECT min(id) FROM orders WHERE external_id = 'SCALE-{start}')
           AND n <= 1 + o.id % 3"""
     names, exprs = column_defaults_sql(OrderLine.__table__, {
-        "order_id": "o.id", "line_no": "n", "sku_id": "s.ids[1 + ((o.id * 3 + n) * 7919) % array_length(s.ids, 1)]",
+        "order_id": "o.id", "line_no": "n", "sku_id": "s.ids[1 + ((o.id::bigint * 3 + n) * 7919) % array_length(s.ids, 1)]",
         "title": "'Scale line'", "qty": "1 + n % 2", "unit_price": "1200",
         "qty_allocated": "CASE WHEN o.status IN ('allocated', 'in_fulfillment') THEN 1 + n % 2 ELSE 0 END",
         "qty_shipped": "CASE WHEN o.status IN ('shipped', 'closed') THEN 1 + n % 2 ELSE 0 END",
