@@ -14,11 +14,14 @@ MIP (HiGHS) picks one plan per order, and one-order moves polish the result.
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
+import os
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -1447,7 +1450,26 @@ def _bound_meets_objective(result: RoutingResult) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """python -m solvers.routing INSTANCE.json [--baseline] [--time-limit S]"""
-    return _cli.run(argv, prog="python -m solvers.routing", parse=parse_problem, solve=solve, baseline=baseline)
+    return _cli.run(argv, prog="python -m solvers.routing", parse=parse_problem, solve=_quiet_solve, baseline=baseline)
+
+
+def _quiet_solve(problem: RoutingProblem, **kwargs: Any) -> RoutingResult:
+    with _stdout_to_stderr():
+        return solve(problem, **kwargs)
+
+
+@contextmanager
+def _stdout_to_stderr():
+    """HiGHS prints some messages to the process's stdout, which on the command line carries only the answer."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 if __name__ == "__main__":

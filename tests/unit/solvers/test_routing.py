@@ -520,6 +520,25 @@ def test_the_command_line_time_limit_overrides_the_instance(tmp_path):
     assert_feasible(raw, answer)
 
 
+def test_the_command_line_keeps_what_a_solver_library_prints_off_stdout(tmp_path):
+    path = tmp_path / "instance.json"
+    path.write_text(json.dumps(instance()))
+    chatty = (
+        "import ctypes, sys\n"
+        "from solvers import routing\n"
+        "solve = routing.solve\n"
+        "def chatty(*args, **kwargs):\n"
+        "    ctypes.CDLL(None).printf(b'library chatter\\n')\n"
+        "    return solve(*args, **kwargs)\n"
+        "routing.solve = chatty\n"
+        f"sys.exit(routing.main([{str(path)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", chatty], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "optimal"
+    assert "library chatter" in done.stderr
+
+
 CLI_MALFORMED = MALFORMED[1:5:3] + [m for m in MALFORMED if m[1] == "orders[0].max_shipments"][:1]
 
 
