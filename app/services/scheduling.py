@@ -33,6 +33,7 @@ PAUSED_KEY = "jobs.paused"
 LOCK_KEY = 0x4B45454C  # "KEEL": the advisory lock only the running scheduler holds
 RETRY_SECONDS = 30
 STALE_RUN = timedelta(hours=6)
+OVERDUE = timedelta(minutes=2)
 HOST = f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 Job = tuple[str, Callable, dict]
@@ -79,9 +80,8 @@ def next_run_time(job_id: str, kwargs: dict, last_started: datetime | None, now:
     if scheduler.running and (job := scheduler.get_job(job_id)) is not None:
         return job.next_run_time
     trigger = _trigger(kwargs)
-    if isinstance(trigger, IntervalTrigger):
-        trigger = IntervalTrigger(timezone=timezone.utc, start_date=last_started or now,
-                                  **{k: v for k, v in kwargs.items() if k != "trigger"})
+    if isinstance(trigger, IntervalTrigger):  # due one interval after the last scheduled run
+        return (last_started or now) + timedelta(seconds=trigger.interval_length)
     return trigger.get_next_fire_time(None, now)
 
 
@@ -208,6 +208,7 @@ class JobStatus:
     last_run: JobRun | None
     next_run: datetime | None
     running: bool
+    overdue: bool = False  # should have run a while ago: no scheduler is running the jobs
 
 
 def job_overview() -> list[JobStatus]:
@@ -221,8 +222,9 @@ def job_overview() -> list[JobStatus]:
                                                                           JobRun.trigger == "schedule")
                                            .order_by(JobRun.started_at.desc()).limit(1))
         upcoming = None if job_id in paused else next_run_time(job_id, kwargs, last_scheduled, now)
-        rows.append(JobStatus(job_id, describe_schedule(kwargs), job_id in paused, last, upcoming,
-                              last is not None and last.result == "running" and last.started_at > now - STALE_RUN))
+        running = last is not None and last.result == "running" and last.started_at > now - STALE_RUN
+        rows.append(JobStatus(job_id, describe_schedule(kwargs), job_id in paused, last, upcoming, running,
+                              upcoming is not None and upcoming < now - OVERDUE))
     return rows
 
 

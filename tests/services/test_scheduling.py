@@ -224,3 +224,15 @@ def test_killing_the_scheduler_process_hands_the_jobs_to_the_waiting_one(app, db
                 process.send_signal(signal.SIGTERM)
                 process.wait(20)
     assert database.session.scalar(select(func.count()).select_from(JobRun)) >= 0
+
+
+def test_an_interval_job_that_missed_its_runs_shows_as_overdue(app, db, client, login_as):
+    from datetime import timedelta
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    database.session.add(JobRun(job_id="deliver_events", result="ok", trigger="schedule", started_at=long_ago,
+                                finished_at=long_ago))
+    database.session.commit()
+    overview = {job.id: job for job in scheduling.job_overview()}
+    assert overview["deliver_events"].overdue and not overview["check_ledger"].overdue
+    login_as("admin")
+    assert "no scheduler seems to be running" in client.get("/admin/jobs").get_data(as_text=True)
