@@ -381,7 +381,7 @@ def record_shipment_notice(po_id: int, lines: list[tuple[int, int]], *, expected
         shipment.lines.append(SupplierShipmentLine(po_line_id=line.id, sku_id=line.sku_id, qty=qty))
         line.qty_in_transit += qty
         ledger.post_move(line.sku_id, qty, Place(ledger.outside(Outside.SUPPLIER)), Place(dock, Status.IN_TRANSIT),
-                         reason=Reason.TRANSFER, cause=cause, user_id=user_id,
+                         reason=Reason.TRANSFER, cause=cause, user_id=user_id, unit_cost=home_unit_cost(po, line),
                          note=f"shipment notice {shipment.reference or ''} due {expected_date.isoformat()}".strip())
     if all(line.qty_in_transit >= line.qty_open for line in po.lines):
         po.expected_date = expected_date  # everything still open is on this shipment
@@ -498,6 +498,11 @@ def _receipt_ceiling(line: PurchaseOrderLine) -> int:
     return int(line.qty_ordered * (1 + _tolerance_pct() / 100))
 
 
+def home_unit_cost(po: PurchaseOrder, line: PurchaseOrderLine) -> Decimal:
+    """What one unit of the line costs in the home currency: the value its stock enters the books at."""
+    return (line.unit_cost * (po.exchange_rate or Decimal(1))).quantize(Decimal("0.0001"))
+
+
 def _receive_line(po: PurchaseOrder, receipt: Receipt, line: PurchaseOrderLine, wanted: ReceiveInput,
                   user_id: int | None) -> None:
     dock, cause = dock_location(po.warehouse), Cause("purchase_order", po.number)
@@ -509,7 +514,7 @@ def _receive_line(po: PurchaseOrder, receipt: Receipt, line: PurchaseOrderLine, 
     if wanted.qty - from_transit:
         ledger.post_move(line.sku_id, wanted.qty - from_transit, Place(ledger.outside(Outside.SUPPLIER)),
                          Place(dock, status), reason=Reason.RECEIPT, cause=cause, user_id=user_id,
-                         note=f"received {receipt.number}")
+                         note=f"received {receipt.number}", unit_cost=home_unit_cost(po, line))
     line.qty_received += wanted.qty
     line.qty_quarantined += wanted.qty if wanted.quarantine else 0
     receipt.lines.append(ReceiptLine(po_line_id=line.id, sku_id=line.sku_id, sku=line.sku, qty=wanted.qty,
