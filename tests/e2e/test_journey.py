@@ -2,13 +2,16 @@
 labelled and shipped; finance sees its invoice and margin; the customer returns it, the return is received,
 inspected, restocked and refunded (with finance's approval); and the KPIs show the run.
 
-Each step saves a screenshot to docs/screenshots/journey-NN-<step>.png (the README shows the best of them)."""
+Each step saves a screenshot journey-NN-<step>.png; run with KEEL_SCREENSHOTS=docs/screenshots to refresh the
+README's pictures."""
 from __future__ import annotations
 
 import copy
 import json
 import subprocess
 from datetime import datetime, timezone
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,8 @@ from tests.services.test_carriers import make_boxes
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# KEEL_SCREENSHOTS=docs/screenshots refreshes the README's pictures; otherwise they go to a temporary folder.
+SCREENSHOTS = Path(os.environ.get("KEEL_SCREENSHOTS") or tempfile.mkdtemp(prefix="keel-journey-"))
 DESK = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 WAIT = 30_000
