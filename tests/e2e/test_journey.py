@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-from datetime import datetime, timezone
 import os
+import subprocess
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
