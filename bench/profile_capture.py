@@ -93,7 +93,7 @@ about 10% from run to run.
 
 | | CPU per order (mean) | CPU p50 | CPU p95 | wall per order | SQL statements per order |
 | --- | --- | --- | --- | --- | --- |
-| before (commit 0129c70, load average about 7) | 67.2 ms | 66.8 ms | 79.8 ms | 243 ms | 76.2 |
+| before (commit 0129c70, same database, run just before; load average 7.7) | 48.8 ms | 48.8 ms | 56.3 ms | 67 ms | 76.2 |
 | now | {cpu:.1f} ms | {p50:.1f} ms | {p95:.1f} ms | {wall:.0f} ms | {statements:.1f} |
 
 Where the time went before (pyinstrument, 100 orders, `--profile capture.txt`), as share of the request: capture and
@@ -113,9 +113,17 @@ Changed (no behaviour change; the order, intake, audit and finance tests keep th
 - the order answer no longer runs a selectin query for shipment-line SKUs: they are the order lines' SKUs,
   already in the session.
 
-Together: about 11 fewer SQL statements per order. CPU per order is dominated by SQLAlchemy unit-of-work and
+Together: about 11 fewer SQL statements per order (76.2 to 65.4) and about 10% less CPU: back-to-back pairs of
+runs gave 48.8 / 47.9 ms before against 41.7 / 43.3 ms now (wall 67 / 63 ms against 54 / 56 ms). CPU per order is dominated by SQLAlchemy unit-of-work and
 attribute bookkeeping spread over about 65 statements, so it moved little; the two commits per API order (the
 raw body is kept even when capture fails) and the audit row per flush are deliberate and were kept.
+
+What limits throughput (see "Order capture under load"): CPU. At 50 to 70 ms of Python per order plus
+PostgreSQL's share, two fully free cores would top out near 30 orders/s; 200 orders/s needs 10 to 14 cores'
+worth of Python at today's cost per order, or a capture path several times leaner (fewer flushes and statements
+per order). On this machine, shared with other engineers at a load average of about 10, Keel got roughly a fifth
+of it: about 5 orders/s captured, 3/s with a p95 under 300 ms. Gunicorn workers are stateless and stock is
+taken by conditional row updates, so capture scales out by adding workers on more cores.
 """
 
 
