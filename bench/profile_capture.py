@@ -118,12 +118,15 @@ runs gave 48.8 / 47.9 ms before against 41.7 / 43.3 ms now (wall 67 / 63 ms agai
 attribute bookkeeping spread over about 65 statements, so it moved little; the two commits per API order (the
 raw body is kept even when capture fails) and the audit row per flush are deliberate and were kept.
 
-What limits throughput (see "Order capture under load"): CPU. At 50 to 70 ms of Python per order plus
-PostgreSQL's share, two fully free cores would top out near 30 orders/s; 200 orders/s needs 10 to 14 cores'
+What limits throughput (see "Order capture under load"): CPU. At 40 to 50 ms of Python per order plus
+PostgreSQL's share, two fully free cores would top out near 30 orders/s; 200 orders/s needs about 11 cores'
 worth of Python at today's cost per order, or a capture path several times leaner (fewer flushes and statements
-per order). On this machine, shared with other engineers at a load average of about 10, Keel got roughly a fifth
-of it: about 5 orders/s captured, 3/s with a p95 under 300 ms. Gunicorn workers are stateless and stock is
-taken by conditional row updates, so capture scales out by adding workers on more cores.
+per order). Measured over HTTP with gunicorn (3 sync workers), the load generator and PostgreSQL on the same two
+cores: about 18 orders/s at most when the machine was otherwise quiet (load average 2 to 3; 10/s sustained with
+a p95 of 81 ms), and about 5 orders/s when other engineers kept the load average near 10 (3/s then had a p95 of
+285 ms). 200 orders/s was not reached on this machine. Gunicorn workers are stateless and stock is taken by
+conditional row updates, so capture scales out by adding workers on more cores; PostgreSQL is not the limit
+(pgbench TPC-B on the same server: 2,500 to 5,000 tps depending on the machine's load).
 """
 
 
