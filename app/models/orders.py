@@ -18,6 +18,8 @@ class Order(db.Model):
         UniqueConstraint("channel_id", "external_id"),
         Index("ix_orders_status_placed", "status", "placed_at"),
         Index("ix_orders_placed_at", "placed_at"),
+        Index("ix_orders_external_id", "external_id"),
+        Index("ix_orders_channel_number", "channel_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -95,7 +95,14 @@ def _filtered(stmt: Select, f: InboxFilters, *, with_status: bool = True) -> Sel
 
 
 def _search(q: str):
-    """Number, channel number, external id, customer name or email, or a SKU on one of its lines."""
+    """Number, channel number, external id, customer name or email, or a SKU on one of its lines.
+
+    An order's own identifier answers from an index alone: the substring match on names and emails
+    reads every order, so it runs only when no order carries `q` as an identifier.
+    """
+    identifier = or_(Order.number == q.upper(), Order.external_id == q, Order.channel_number.in_([q, f"#{q}"]))
+    if db.session.scalar(select(Order.id).where(identifier).limit(1)) is not None:
+        return identifier
     pattern = like_pattern(q)
     on_lines = select(OrderLine.order_id).join(Sku, Sku.id == OrderLine.sku_id).where(Sku.code.in_({q, q.upper()}))
     return or_(Order.number == q.upper(), Order.external_id == q, Order.channel_number == q,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 22:35:45.112346
+Create Date: 2026-11-26 23:43:05.368640
 
 """
 from alembic import op
@@ -427,7 +427,9 @@ def upgrade():
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_orders_channel_id'), ['channel_id'], unique=False)
+        batch_op.create_index('ix_orders_channel_number', ['channel_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_customer_email'), ['customer_email'], unique=False)
+        batch_op.create_index('ix_orders_external_id', ['external_id'], unique=False)
         batch_op.create_index('ix_orders_placed_at', ['placed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_ship_postcode'), ['ship_postcode'], unique=False)
         batch_op.create_index('ix_orders_status_placed', ['status', 'placed_at'], unique=False)
@@ -2034,7 +2036,9 @@ def downgrade():
         batch_op.drop_index('ix_orders_status_placed')
         batch_op.drop_index(batch_op.f('ix_orders_ship_postcode'))
         batch_op.drop_index('ix_orders_placed_at')
+        batch_op.drop_index('ix_orders_external_id')
         batch_op.drop_index(batch_op.f('ix_orders_customer_email'))
+        batch_op.drop_index('ix_orders_channel_number')
         batch_op.drop_index(batch_op.f('ix_orders_channel_id'))
 
     op.drop_table('orders')
