@@ -47,6 +47,13 @@ def kpi_snapshots_job(app: Flask) -> str:
         return f"stored {take_snapshots()} KPI snapshots"
 
 
+def replenishment_job(app: Flask) -> str:
+    from app.services.replenishment import run_replenishment
+    with app.app_context():
+        run = run_replenishment(trigger="nightly")
+        return f"replenishment run {run.id}: {run.series} forecasts, {run.suggestions} to buy, {run.seconds:.1f} s"
+
+
 def retry_labels_job(app: Flask) -> None:
     from app.services.shipping import retry_label_requests
     with app.app_context():
@@ -60,13 +67,6 @@ def plan_waves_job(app: Flask) -> None:
     with app.app_context():
         for line in plan_all_warehouses():
             log.info("wave plan: %s", line)
-
-
-def replenishment_job(app: Flask) -> str:
-    from app.services.replenishment import run_replenishment
-    with app.app_context():
-        run = run_replenishment(trigger="nightly")
-        return f"replenishment run {run.id}: {run.series} forecasts, {run.suggestions} to buy, {run.seconds:.1f} s"
 
 
 def expire_rmas_job(app: Flask) -> str:

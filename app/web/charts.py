@@ -51,74 +51,68 @@ def legend(names: Sequence[str], colours: dict[str, str] | None = None) -> Marku
                     for i, n in enumerate(names))
     return Markup(f'<div class="legend">{items}</div>')
 
-def wave_gantt(waves: Sequence[dict], cutoffs: Sequence[tuple[str, float]], *, day_start: float, day_end: float,
-               pack_minutes: float, width: int = 760, title: str = "Waves") -> Markup:
-    """A Gantt of waves: one bar per wave (pickers on it), its predicted packed time, and each cut-off line.
 
-    `waves`: {label, start, end, pickers, orders, late} with times in minutes after midnight;
-    `cutoffs`: (label, minute). Waves holding late orders are drawn in red.
-    """
-    left, right, top, row = 110, 20, 30, 30
-    span = max(day_end - day_start, 1)
-    height = top + len(waves) * row + 24
-    x = lambda minute: left + (minute - day_start) / span * (width - left - right)  # noqa: E731
-    parts = [f'<svg class="chart gantt" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
-    for hour in range(int(day_start // 60), int(day_end // 60) + 1):
-        hx = x(hour * 60)
-        parts.append(f'<line x1="{hx:.1f}" y1="{top - 6}" x2="{hx:.1f}" y2="{height - 20}" stroke="#e3e7ec"/>'
-                     f'<text x="{hx:.1f}" y="{height - 6}" text-anchor="middle">{hour:02d}:00</text>')
-    for index, wave in enumerate(waves):
-        y = top + index * row
-        colour = "#c0504d" if wave["late"] else ("#1f4e79" if wave["orders"] else "#c9d3de")
-        bx, bw = x(wave["start"]), max(x(wave["end"]) - x(wave["start"]), 2)
-        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(wave["label"])}</text>'
-                     f'<rect x="{bx:.1f}" y="{y + 4}" width="{bw:.1f}" height="{row - 10}" rx="3" fill="{colour}">'
-                     f'<title>{escape(wave["label"])}: {wave["orders"]} orders, {wave["pickers"]} pickers, '
-                     f'{wave["late"]} at risk</title></rect>'
-                     f'<text x="{bx + 6:.1f}" y="{y + 17}" style="fill:#fff">{wave["pickers"]}p · {wave["orders"]}</text>')
-        if wave["orders"]:
-            packed = x(wave["end"] + pack_minutes)
-            parts.append(f'<line x1="{x(wave["end"]):.1f}" y1="{y + row / 2:.1f}" x2="{packed:.1f}" y2="{y + row / 2:.1f}" '
-                         f'stroke="{colour}" stroke-dasharray="3 2"/><circle cx="{packed:.1f}" cy="{y + row / 2:.1f}" r="3.5" '
-                         f'fill="{colour}"><title>packed by about this time</title></circle>')
-    for index, (label, minute) in enumerate(cutoffs):
-        cx = x(minute)
-        parts.append(f'<line x1="{cx:.1f}" y1="{top - 6}" x2="{cx:.1f}" y2="{height - 20}" stroke="#f2a541" '
-                     f'stroke-width="2"/><text x="{cx:.1f}" y="{12 + (index % 2) * 11}" text-anchor="middle" '
-                     f'fill="#9a6412">{escape(label)}</text>')
+def line_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
+               colours: dict[str, str] | None = None, band: tuple[int, int] | None = None, band_label: str = "",
+               bars: str | None = None, width: int = 640, height: int = 220, title: str = "") -> Markup:
+    """Lines over days (None leaves a gap), a zero line when values go negative, an optional shaded band of days
+    and an optional series drawn as bars; x labels every week."""
+    colours = colours or {}
+    left, right, top, bottom = 44, 12, 12, 26
+    values = [float(v) for points in series.values() for v in points if v is not None] or [0.0]
+    low, high = min(0.0, min(values)), max(0.0, max(values))
+    high = high if high > low else low + 1
+    step = (width - left - right) / max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(v: float) -> float:
+        return top + (high - v) * (height - top - bottom) / (high - low)
+
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    if band is not None and band[1] > band[0]:
+        parts.append(f'<rect x="{x(band[0]) - step / 2:.1f}" y="{top}" width="{(band[1] - band[0]) * step:.1f}" '
+                     f'height="{height - top - bottom}" fill="#fdf1dc"><title>{escape(band_label)}</title></rect>')
+    for tick in (low, (low + high) / 2, high):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e3e7ec"/>'
+                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
+    if low < 0:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#c0504d" '
+                     f'stroke-dasharray="4 3"/>')
+    every = 7 * max(1, -(-len(labels) // 56))  # a label a week, or a fortnight on long charts
+    for i in range(0, len(labels), every):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{escape(labels[i])}</text>')
+    for index, (name, points) in enumerate(series.items()):
+        colour = colours.get(name, PALETTE[index % len(PALETTE)])
+        if name == bars:
+            parts += _bar_marks(points, x, y, step, colour, name)
+        else:
+            parts += _line_marks(points, x, y, colour, name)
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def pick_route_map(*, aisles: int, aisle_length: float, aisle_spacing: float, cross_aisles: Sequence[float],
-                   stops: Sequence[tuple[int, float, str]], route: Sequence[tuple[int, float]], width: int = 640,
-                   title: str = "Pick route") -> Markup:
-    """The aisles seen from above, the cross aisles, the numbered pick points and the walked route (depot bottom left)."""
-    pad = 28
-    scale = min((width - 2 * pad) / max((aisles - 1) * aisle_spacing, 1), 12.0)
-    height_scale = min(340 / max(aisle_length, 1), 14.0)
-    height = int(aisle_length * height_scale + 2 * pad)
-    px = lambda aisle: pad + aisle * aisle_spacing * scale  # noqa: E731
-    py = lambda position: height - pad - position * height_scale  # noqa: E731
-    parts = [f'<svg class="chart route-map" viewBox="0 0 {int(px(aisles - 1) + pad)} {height}" role="img" '
-             f'aria-label="{escape(title)}">']
-    for c in cross_aisles:
-        parts.append(f'<line x1="{px(0) - 10:.1f}" y1="{py(c):.1f}" x2="{px(aisles - 1) + 10:.1f}" y2="{py(c):.1f}" '
-                     f'stroke="#e3e7ec" stroke-width="8"/>')
-    for aisle in range(aisles):
-        parts.append(f'<line x1="{px(aisle):.1f}" y1="{py(0):.1f}" x2="{px(aisle):.1f}" y2="{py(aisle_length):.1f}" '
-                     f'stroke="#c9d3de" stroke-width="4"/><text x="{px(aisle):.1f}" y="{height - 6}" '
-                     f'text-anchor="middle">{aisle}</text>')
-    points = " ".join(f"{px(a):.1f},{py(p):.1f}" for a, p in route)
-    parts.append(f'<polyline points="{points}" fill="none" stroke="#1f4e79" stroke-width="2.2" stroke-linejoin="round"/>')
-    parts.append(f'<rect x="{px(0) - 7:.1f}" y="{py(0) - 7:.1f}" width="14" height="14" fill="#2e8b57">'
-                 f'<title>Depot</title></rect>')
-    for aisle, position, label in stops:
-        parts.append(f'<circle cx="{px(aisle):.1f}" cy="{py(position):.1f}" r="8" fill="#f2a541" stroke="#fff"/>'
-                     f'<text x="{px(aisle):.1f}" y="{py(position) + 3.5:.1f}" text-anchor="middle" '
-                     f'font-size="9" fill="#1c2430">{escape(label)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+def _line_marks(points, x, y, colour: str, name: str) -> list[str]:
+    runs, current = [], []
+    for i, value in enumerate(points):
+        if value is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(f"{x(i):.1f},{y(float(value)):.1f}")
+    if current:
+        runs.append(current)
+    return [f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}">'
+            f'<title>{escape(name)}</title></polyline>' for run in runs]
+
+
+def _bar_marks(points, x, y, step: float, colour: str, name: str) -> list[str]:
+    width = max(step * 0.7, 1.0)
+    return [f'<rect x="{x(i) - width / 2:.1f}" y="{min(y(float(v)), y(0)):.1f}" width="{width:.1f}" '
+            f'height="{abs(y(0) - y(float(v))):.1f}" fill="{colour}" opacity="0.55"><title>{escape(name)}: '
+            f'{_fmt(float(v))}</title></rect>' for i, v in enumerate(points) if v]
 
 
 def _scale(values: Sequence[float], target: float | None) -> tuple[float, float]:
@@ -208,67 +202,103 @@ def trend_chart(labels: Sequence[str], values: Sequence[float | None], *, target
 STANDING_COLOURS = {"ok": "#1e7a46", "warn": "#9a6200", "bad": "#b42318", "none": "#7f8c8d"}
 
 
-def line_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
-               colours: dict[str, str] | None = None, band: tuple[int, int] | None = None, band_label: str = "",
-               bars: str | None = None, width: int = 640, height: int = 220, title: str = "") -> Markup:
-    """Lines over days (None leaves a gap), a zero line when values go negative, an optional shaded band of days
-    and an optional series drawn as bars; x labels every week."""
-    colours = colours or {}
-    left, right, top, bottom = 44, 12, 12, 26
-    values = [float(v) for points in series.values() for v in points if v is not None] or [0.0]
-    low, high = min(0.0, min(values)), max(0.0, max(values))
-    high = high if high > low else low + 1
-    step = (width - left - right) / max(len(labels) - 1, 1)
+def wave_gantt(waves: Sequence[dict], cutoffs: Sequence[tuple[str, float]], *, day_start: float, day_end: float,
+               pack_minutes: float, width: int = 760, title: str = "Waves") -> Markup:
+    """A Gantt of waves: one bar per wave (pickers on it), its predicted packed time, and each cut-off line.
 
-    def x(i: int) -> float:
-        return left + i * step
-
-    def y(v: float) -> float:
-        return top + (high - v) * (height - top - bottom) / (high - low)
-
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
-    if band is not None and band[1] > band[0]:
-        parts.append(f'<rect x="{x(band[0]) - step / 2:.1f}" y="{top}" width="{(band[1] - band[0]) * step:.1f}" '
-                     f'height="{height - top - bottom}" fill="#fdf1dc"><title>{escape(band_label)}</title></rect>')
-    for tick in (low, (low + high) / 2, high):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e3e7ec"/>'
-                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
-    if low < 0:
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#c0504d" '
-                     f'stroke-dasharray="4 3"/>')
-    every = 7 * max(1, -(-len(labels) // 56))  # a label a week, or a fortnight on long charts
-    for i in range(0, len(labels), every):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{escape(labels[i])}</text>')
-    for index, (name, points) in enumerate(series.items()):
-        colour = colours.get(name, PALETTE[index % len(PALETTE)])
-        if name == bars:
-            parts += _bar_marks(points, x, y, step, colour, name)
-        else:
-            parts += _line_marks(points, x, y, colour, name)
+    `waves`: {label, start, end, pickers, orders, late} with times in minutes after midnight;
+    `cutoffs`: (label, minute). Waves holding late orders are drawn in red.
+    """
+    left, right, top, row = 110, 20, 30, 30
+    span = max(day_end - day_start, 1)
+    height = top + len(waves) * row + 24
+    x = lambda minute: left + (minute - day_start) / span * (width - left - right)  # noqa: E731
+    parts = [f'<svg class="chart gantt" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    for hour in range(int(day_start // 60), int(day_end // 60) + 1):
+        hx = x(hour * 60)
+        parts.append(f'<line x1="{hx:.1f}" y1="{top - 6}" x2="{hx:.1f}" y2="{height - 20}" stroke="#e3e7ec"/>'
+                     f'<text x="{hx:.1f}" y="{height - 6}" text-anchor="middle">{hour:02d}:00</text>')
+    for index, wave in enumerate(waves):
+        y = top + index * row
+        colour = "#c0504d" if wave["late"] else ("#1f4e79" if wave["orders"] else "#c9d3de")
+        bx, bw = x(wave["start"]), max(x(wave["end"]) - x(wave["start"]), 2)
+        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(wave["label"])}</text>'
+                     f'<rect x="{bx:.1f}" y="{y + 4}" width="{bw:.1f}" height="{row - 10}" rx="3" fill="{colour}">'
+                     f'<title>{escape(wave["label"])}: {wave["orders"]} orders, {wave["pickers"]} pickers, '
+                     f'{wave["late"]} at risk</title></rect>'
+                     f'<text x="{bx + 6:.1f}" y="{y + 17}" style="fill:#fff">{wave["pickers"]}p · {wave["orders"]}</text>')
+        if wave["orders"]:
+            packed = x(wave["end"] + pack_minutes)
+            parts.append(f'<line x1="{x(wave["end"]):.1f}" y1="{y + row / 2:.1f}" x2="{packed:.1f}" y2="{y + row / 2:.1f}" '
+                         f'stroke="{colour}" stroke-dasharray="3 2"/><circle cx="{packed:.1f}" cy="{y + row / 2:.1f}" r="3.5" '
+                         f'fill="{colour}"><title>packed by about this time</title></circle>')
+    for index, (label, minute) in enumerate(cutoffs):
+        cx = x(minute)
+        parts.append(f'<line x1="{cx:.1f}" y1="{top - 6}" x2="{cx:.1f}" y2="{height - 20}" stroke="#f2a541" '
+                     f'stroke-width="2"/><text x="{cx:.1f}" y="{12 + (index % 2) * 11}" text-anchor="middle" '
+                     f'fill="#9a6412">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _line_marks(points, x, y, colour: str, name: str) -> list[str]:
-    runs, current = [], []
-    for i, value in enumerate(points):
-        if value is None:
-            if current:
-                runs.append(current)
-            current = []
-        else:
-            current.append(f"{x(i):.1f},{y(float(value)):.1f}")
-    if current:
-        runs.append(current)
-    return [f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}">'
-            f'<title>{escape(name)}</title></polyline>' for run in runs]
+def pick_route_map(*, aisles: int, aisle_length: float, aisle_spacing: float, cross_aisles: Sequence[float],
+                   stops: Sequence[tuple[int, float, str]], route: Sequence[tuple[int, float]], width: int = 640,
+                   title: str = "Pick route") -> Markup:
+    """The aisles seen from above, the cross aisles, the numbered pick points and the walked route (depot bottom left)."""
+    pad = 28
+    scale = min((width - 2 * pad) / max((aisles - 1) * aisle_spacing, 1), 12.0)
+    height_scale = min(340 / max(aisle_length, 1), 14.0)
+    height = int(aisle_length * height_scale + 2 * pad)
+    px = lambda aisle: pad + aisle * aisle_spacing * scale  # noqa: E731
+    py = lambda position: height - pad - position * height_scale  # noqa: E731
+    parts = [f'<svg class="chart route-map" viewBox="0 0 {int(px(aisles - 1) + pad)} {height}" role="img" '
+             f'aria-label="{escape(title)}">']
+    for c in cross_aisles:
+        parts.append(f'<line x1="{px(0) - 10:.1f}" y1="{py(c):.1f}" x2="{px(aisles - 1) + 10:.1f}" y2="{py(c):.1f}" '
+                     f'stroke="#e3e7ec" stroke-width="8"/>')
+    for aisle in range(aisles):
+        parts.append(f'<line x1="{px(aisle):.1f}" y1="{py(0):.1f}" x2="{px(aisle):.1f}" y2="{py(aisle_length):.1f}" '
+                     f'stroke="#c9d3de" stroke-width="4"/><text x="{px(aisle):.1f}" y="{height - 6}" '
+                     f'text-anchor="middle">{aisle}</text>')
+    points = " ".join(f"{px(a):.1f},{py(p):.1f}" for a, p in route)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#1f4e79" stroke-width="2.2" stroke-linejoin="round"/>')
+    parts.append(f'<rect x="{px(0) - 7:.1f}" y="{py(0) - 7:.1f}" width="14" height="14" fill="#2e8b57">'
+                 f'<title>Depot</title></rect>')
+    for aisle, position, label in stops:
+        parts.append(f'<circle cx="{px(aisle):.1f}" cy="{py(position):.1f}" r="8" fill="#f2a541" stroke="#fff"/>'
+                     f'<text x="{px(aisle):.1f}" y="{py(position) + 3.5:.1f}" text-anchor="middle" '
+                     f'font-size="9" fill="#1c2430">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
 
 
-def _bar_marks(points, x, y, step: float, colour: str, name: str) -> list[str]:
-    width = max(step * 0.7, 1.0)
-    return [f'<rect x="{x(i) - width / 2:.1f}" y="{min(y(float(v)), y(0)):.1f}" width="{width:.1f}" '
-            f'height="{abs(y(0) - y(float(v))):.1f}" fill="{colour}" opacity="0.55"><title>{escape(name)}: '
-            f'{_fmt(float(v))}</title></rect>' for i, v in enumerate(points) if v]
+def grouped_columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, colours: dict[str, str] | None = None,
+                    width: int = 640, height: int = 220, title: str = "") -> Markup:
+    """Vertical columns side by side for each label (months, channels), from a zero line that allows losses."""
+    colours = colours or {}
+    left, right, top, bottom = 56, 8, 10, 26
+    values = [float(v) for vs in series.values() for v in vs] or [0.0]
+    high, low = max(max(values), 0.0), min(min(values), 0.0)
+    scale = (height - top - bottom) / ((high - low) or 1)
+    zero = top + high * scale
+    group = (width - left - right) / max(len(labels), 1)
+    bar = group * 0.8 / max(len(series), 1)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<line x1="{left}" x2="{width - right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#9aa5b1"/>',
+             f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{_fmt(high)}</text>',
+             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">{_fmt(low)}</text>']
+    for row, label in enumerate(labels):
+        x0 = left + row * group + group * 0.1
+        for index, (name, vs) in enumerate(series.items()):
+            value = float(vs[row])
+            y, h = (zero - value * scale, value * scale) if value >= 0 else (zero, -value * scale)
+            colour = colours.get(name, PALETTE[index % len(PALETTE)])
+            parts.append(f'<rect x="{x0 + index * bar:.1f}" y="{y:.1f}" width="{bar * 0.92:.1f}" height="{max(h, 0.5):.1f}" '
+                         f'fill="{colour}"><title>{escape(label)} · {escape(name)}: {_fmt(value)}</title></rect>')
+        parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
 
 def vertical_bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, height: int = 220,
                   colour: str = PALETTE[0], title: str = "", value_format=_fmt, label_every: int = 1) -> Markup:
@@ -313,31 +343,3 @@ def horizontal_bars(labels: Sequence[str], values: Sequence[float], *, width: in
 
 def as_percent(value: float) -> str:
     return f"{float(value) * 100:.1f}%"
-
-
-def grouped_columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, colours: dict[str, str] | None = None,
-                    width: int = 640, height: int = 220, title: str = "") -> Markup:
-    """Vertical columns side by side for each label (months, channels), from a zero line that allows losses."""
-    colours = colours or {}
-    left, right, top, bottom = 56, 8, 10, 26
-    values = [float(v) for vs in series.values() for v in vs] or [0.0]
-    high, low = max(max(values), 0.0), min(min(values), 0.0)
-    scale = (height - top - bottom) / ((high - low) or 1)
-    zero = top + high * scale
-    group = (width - left - right) / max(len(labels), 1)
-    bar = group * 0.8 / max(len(series), 1)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f'<line x1="{left}" x2="{width - right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#9aa5b1"/>',
-             f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{_fmt(high)}</text>',
-             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">{_fmt(low)}</text>']
-    for row, label in enumerate(labels):
-        x0 = left + row * group + group * 0.1
-        for index, (name, vs) in enumerate(series.items()):
-            value = float(vs[row])
-            y, h = (zero - value * scale, value * scale) if value >= 0 else (zero, -value * scale)
-            colour = colours.get(name, PALETTE[index % len(PALETTE)])
-            parts.append(f'<rect x="{x0 + index * bar:.1f}" y="{y:.1f}" width="{bar * 0.92:.1f}" height="{max(h, 0.5):.1f}" '
-                         f'fill="{colour}"><title>{escape(label)} · {escape(name)}: {_fmt(value)}</title></rect>')
-        parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
