@@ -877,9 +877,11 @@ _SEED_SETS = 32  # orders with more warehouse sets than this start with plans fr
 _PRICING_CELLS = 1_000_000  # lines x warehouse sets priced in one numpy pass (bounds the memory)
 _LP_GAP = 2e-4  # column generation stops once its bound is this close to the LP value
 _LP_SHARE = 0.5  # at most this share of the time left goes to column generation
-_MIP_SLACK = 2.0  # the MIP gets plans within this many average shipment costs of an order's best priced plan
+_MIP_SLACK = 2.0  # the MIPs get plans within this many average shipment costs of an order's best priced plan
 _MIP_GAP = 1e-4
-_SPLIT_MIP_SHARE = 0.25  # at most this share of the time left goes to the small MIP over the orders the LP splits
+_SPLIT_MIP_SHARE = 0.2  # at most this share of the time left goes to the MIP over the orders the LP splits...
+_HESITANT_MIP_SHARE = 0.4  # ...and this to the one that also frees orders with a close second plan
+_HESITANT_SLACK = 0.1  # a close second plan: within this many average shipment costs at the LP prices
 _MIN_MIP_S = 0.5  # HiGHS needs about this long to read and presolve even a mid-sized MIP
 _IMPROVE_ROUNDS = 20
 _IMPROVE_SHARE = 0.1  # of the time left after column generation, kept for one-order moves
@@ -1196,10 +1198,6 @@ class _Columns:
         one_each = sp.csr_matrix((np.ones(len(keep)), (orders, np.arange(len(keep)))), shape=(space.n_orders, len(keep)))
         return resources, one_each
 
-    def of_orders(self, orders: np.ndarray) -> np.ndarray:
-        """The columns of these orders."""
-        return np.flatnonzero(np.isin(np.array(self.order), orders))
-
     def units_of(self, chosen: Iterable[int]) -> np.ndarray:
         """Units per (line, warehouse) of a plan made of the chosen columns."""
         units = np.zeros(self.space.bound.shape)
@@ -1283,11 +1281,11 @@ def _solve_by_plans(problem: RoutingProblem, clock: _Clock, progress: Progress |
 def _integer_plan(
     space: _PlanSpace, columns: _Columns, relaxation: _PlanRelaxation, clock: _Clock, report: Callable[[float], None]
 ) -> np.ndarray:
-    """The cheapest of three plans, each polished by one-order moves, quickest first.
+    """The cheapest of several plans, quickest first, each polished by one-order moves.
 
-    1. The orders the LP routes whole keep that plan; the others move in one by one.
-    2. The same, with the others chosen together by a small MIP within what the first leave.
-    3. A MIP over every order's plans near its best priced plan.
+    First the orders the LP routes whole keep that plan and the others move in one by one. Then
+    MIPs over growing sets of free orders, the others keeping their LP plan: the orders the LP
+    splits; those plus every order with a close second plan; every order.
     """
     solution = relaxation.solution
     if solution is None:
@@ -1300,20 +1298,48 @@ def _integer_plan(
     columns.add_every_set(solution.prices)
     best = _improve(space, columns.units_of(whole), clock.deadline)
     report(space.total_cost(best))
-    candidates = [
-        lambda seconds: _solve_plan_mip(space, columns, columns.of_orders(split), seconds, rest, split),
-        lambda seconds: _solve_plan_mip(space, columns, _columns_for_mip(space, columns, solution.prices), seconds),
-    ]
-    for n, candidate in enumerate(candidates):
-        share = _SPLIT_MIP_SHARE if n == 0 else 1.0
-        chosen = candidate(clock.left() * (1 - _IMPROVE_SHARE) * share)
+    distance = _distance_from_best(space, columns, solution.prices)
+    worth = (distance <= _MIP_SLACK * space.scale) | np.isin(np.array(columns.order), split)
+    worth[: space.n_orders] = True  # the empty plans keep every MIP feasible
+    hesitant = np.union1d(split, _orders_with_close_second(space, columns, distance))
+    stages = ((split, _SPLIT_MIP_SHARE), (hesitant, _HESITANT_MIP_SHARE), (np.arange(space.n_orders), 1.0))
+    for free, share in stages:
+        seconds = clock.left() * (1 - _IMPROVE_SHARE) * share
+        chosen = _solve_with_free_orders(space, columns, whole, free, worth, seconds)
         if chosen is None:
             continue
-        units = _improve(space, columns.units_of(chosen if n else np.concatenate([whole, chosen])), clock.deadline)
-        if space.total_cost(units) < space.total_cost(best):
+        units = _improve(space, columns.units_of(chosen), clock.deadline)
+        if space.total_cost(units) < space.total_cost(best) - _EPS:
             best = units
             report(space.total_cost(best))
     return best
+
+
+def _solve_with_free_orders(
+    space: _PlanSpace, columns: _Columns, whole: np.ndarray, free: np.ndarray, worth: np.ndarray, seconds: float
+) -> np.ndarray | None:
+    """The MIP over the worthwhile plans of the free orders, the others keeping the plan the LP gives them whole."""
+    order = np.array(columns.order)
+    kept = whole[~np.isin(order[whole], free)]
+    rhs = space.rhs - space.usage(columns.units_of(kept))
+    chosen = _solve_plan_mip(space, columns, np.flatnonzero(worth & np.isin(order, free)), seconds, rhs, free)
+    return None if chosen is None else np.concatenate([kept, chosen])
+
+
+def _distance_from_best(space: _PlanSpace, columns: _Columns, prices: _Prices) -> np.ndarray:
+    """Per column: how much more its plan costs at these prices than its order's cheapest priced plan."""
+    priced = columns.priced_costs(prices)
+    order = np.array(columns.order)
+    cheapest = np.full(space.n_orders, np.inf)
+    np.minimum.at(cheapest, order, priced)
+    return priced - cheapest[order]
+
+
+def _orders_with_close_second(space: _PlanSpace, columns: _Columns, distance: np.ndarray) -> np.ndarray:
+    """Orders with at least two plans (not the empty one) close to their cheapest priced plan."""
+    close = distance <= _HESITANT_SLACK * space.scale
+    close[: space.n_orders] = False
+    return np.flatnonzero(np.bincount(np.array(columns.order)[close], minlength=space.n_orders) >= 2)
 
 
 def _bounds_within(space: _PlanSpace, rest: np.ndarray) -> np.ndarray:
@@ -1322,17 +1348,6 @@ def _bounds_within(space: _PlanSpace, rest: np.ndarray) -> np.ndarray:
     room_left = np.full(len(space.ids), np.inf)
     room_left[space.capacitated] = rest[space.n_stock_rows :]
     return np.minimum(space.bound, np.minimum(stock_left[space.row], room_left[None, :]))
-
-
-def _columns_for_mip(space: _PlanSpace, columns: _Columns, prices: _Prices) -> np.ndarray:
-    """The plans worth offering the MIP: empty ones, and those near each order's best priced plan."""
-    priced = columns.priced_costs(prices)
-    order = np.array(columns.order)
-    cheapest = np.full(space.n_orders, np.inf)
-    np.minimum.at(cheapest, order, priced)
-    near = priced - cheapest[order] <= _MIP_SLACK * space.scale
-    near[: space.n_orders] = True  # the empty plans keep every MIP feasible
-    return np.flatnonzero(near)
 
 
 def _solve_plan_mip(
