@@ -873,7 +873,7 @@ def _solve_whole(structure: _Structure, bound: float | None, clock: _Clock, prog
 # (column generation). The plan itself is a MIP over the generated plans, then one-order moves.
 
 _PLAN_SET_WAREHOUSES = 10  # past this many reachable warehouses, plans use at most two and the bound relaxes
-_SEED_SETS = 32  # orders with more warehouse sets than this start with plans from one or two warehouses
+_EVERY_SET_LIMIT = 32  # asked for a plan per warehouse set, orders with more sets get them for sets of one or two
 _PRICING_CELLS = 1_000_000  # lines x warehouse sets priced in one numpy pass (bounds the memory)
 _LP_GAP = 2e-4  # column generation stops once its bound is this close to the LP value
 _LP_SHARE = 0.5  # at most this share of the time left goes to column generation
@@ -969,6 +969,7 @@ class _PlanSpace:
         self.empty_cost = np.bincount(self.owner, self.demand * self.penalty[self.owner], minlength=len(problem.orders))
 
     def _group_orders(self) -> list[_Group]:
+        """Orders with lines, grouped by the warehouses they reach."""
         members = defaultdict(list)
         for i in np.flatnonzero(self.end > self.start):
             members[tuple(np.flatnonzero(np.isfinite(self.shipment[i])))].append(i)
@@ -1054,12 +1055,12 @@ class _PlanSpace:
     def _chunks(self, group: _Group):
         """The group's orders in slices small enough to price in one pass."""
         lines_per_pass = max(1, _PRICING_CELLS // len(group.sets))
+        ends = np.append(group.segments[1:], len(group.lines))
         first = 0
         while first < len(group.orders):
             low = group.segments[first]
-            last = max(first + 1, int(np.searchsorted(group.segments, low + lines_per_pass, side="right")) - 1)
-            high = group.segments[last] if last < len(group.orders) else len(group.lines)
-            yield group.orders[first:last], group.lines[low:high], group.segments[first:last] - low, group.fixed[first:last]
+            last = max(first + 1, int(np.searchsorted(ends, low + lines_per_pass, side="right")))
+            yield group.orders[first:last], group.lines[low : ends[last - 1]], group.segments[first:last] - low, group.fixed[first:last]
             first = last
 
     def _relaxed(self, unit, bound, orders, lines, segments) -> np.ndarray:
@@ -1164,7 +1165,7 @@ class _Columns:
         added = 0
         for group in self.space.groups:
             sizes = group.sets.sum(1)
-            seeded = (sizes > 0) & ((sizes <= 2) | (len(group.sets) <= _SEED_SETS))
+            seeded = (sizes > 0) & ((sizes <= 2) | (len(group.sets) <= _EVERY_SET_LIMIT))
             members = group.orders if orders is None else group.orders[np.isin(group.orders, orders)]
             for n in np.flatnonzero(seeded):
                 chosen = members[sizes[n] <= self.space.limit[members]]
@@ -1217,6 +1218,7 @@ class _MasterSolution:
 
 
 def _solve_master(space: _PlanSpace, columns: _Columns, seconds: float) -> _MasterSolution | None:
+    """The LP: a convex mix of plans per order within stock and capacity, cheapest (HiGHS dual simplex)."""
     resources, one_each = columns.matrices()
     rows = space.rhs.size > 0
     answer = linprog(

@@ -213,6 +213,14 @@ def test_an_order_alone_gets_its_cheapest_plan_from_pricing(seed):
     assert bound == pytest.approx(brute_force_optimum(raw), abs=1e-6)
 
 
+def test_pricing_in_small_passes_gives_the_same_plans(monkeypatch):
+    space = routing._PlanSpace(routing.parse_problem(generate(300, 5, 80, seed=8)))
+    values, best = space.price(space.zero_prices())
+    monkeypatch.setattr(routing, "_PRICING_CELLS", 40)
+    small_values, small_best = space.price(space.zero_prices())
+    assert np.array_equal(values, small_values) and np.array_equal(best, small_best)
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_the_baseline_is_feasible_and_never_beats_the_solver(seed):
     raw = tiny_instance(seed)
