@@ -213,6 +213,22 @@ def test_an_order_alone_gets_its_cheapest_plan_from_pricing(seed):
     assert bound == pytest.approx(brute_force_optimum(raw), abs=1e-6)
 
 
+def test_orders_reaching_many_warehouses_keep_a_proven_bound(monkeypatch):
+    monkeypatch.setattr(routing, "_FULL_MODEL_ARCS", 0)
+    rng = random.Random(5)
+    whs = [f"W{k:02d}" for k in range(11)]
+    raw = instance(
+        warehouses=[{"id": w, "capacity_units": None, "handling_cost_per_unit": 0.5} for w in whs],
+        stock=stock(*[(w, s, rng.randint(0, 1)) for w in whs for s in ("TEE", "MUG")]),
+        lanes=[{"warehouse": w, "zone": "Z1", "cost": round(rng.uniform(3, 9), 2), "transit_days": 1} for w in whs],
+        orders=[order("SO-1", "Z1", [("TEE", 1), ("MUG", 1)]), order("SO-2", "Z1", [("TEE", 1)])],
+    )
+    space = routing._PlanSpace(routing.parse_problem(raw))
+    assert all(group.relaxed for group in space.groups)
+    answer = solve(raw)
+    assert answer["bound"] <= brute_force_optimum(raw) + 1e-6 <= answer["objective"] + 2e-6
+
+
 def test_pricing_in_small_passes_gives_the_same_plans(monkeypatch):
     space = routing._PlanSpace(routing.parse_problem(generate(300, 5, 80, seed=8)))
     values, best = space.price(space.zero_prices())
