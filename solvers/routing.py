@@ -611,7 +611,8 @@ def _optimise(problem: RoutingProblem, clock: _Clock, progress: Progress | None)
 def _whole_model_fits(problem: RoutingProblem) -> bool:
     arcs = 0
     for i, order in enumerate(problem.orders):
-        arcs += sum(len(_arcs(problem, i, order, w, problem.stock, problem.capacity[w])) for w in problem.reachable(order.zone))
+        for w in problem.reachable(order.zone):
+            arcs += len(_arcs(problem, i, order, w, problem.stock, problem.capacity[w]))
         if arcs > _FULL_MODEL_ARCS:
             return False
     return True
@@ -1060,7 +1061,8 @@ class _PlanSpace:
         while first < len(group.orders):
             low = group.segments[first]
             last = max(first + 1, int(np.searchsorted(ends, low + lines_per_pass, side="right")))
-            yield group.orders[first:last], group.lines[low : ends[last - 1]], group.segments[first:last] - low, group.fixed[first:last]
+            lines = group.lines[low : ends[last - 1]]
+            yield group.orders[first:last], lines, group.segments[first:last] - low, group.fixed[first:last]
             first = last
 
     def _relaxed(self, unit, bound, orders, lines, segments) -> np.ndarray:
@@ -1196,7 +1198,9 @@ class _Columns:
         columns = np.concatenate([column, column[limited]])
         resources = sp.csr_matrix((values, (rows, columns)), shape=(len(space.rhs), len(keep)))
         orders = np.array(self.order)[keep]
-        one_each = sp.csr_matrix((np.ones(len(keep)), (orders, np.arange(len(keep)))), shape=(space.n_orders, len(keep)))
+        one_each = sp.csr_matrix(
+            (np.ones(len(keep)), (orders, np.arange(len(keep)))), shape=(space.n_orders, len(keep))
+        )
         return resources, one_each
 
     def units_of(self, chosen: Iterable[int]) -> np.ndarray:

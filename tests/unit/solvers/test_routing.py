@@ -135,7 +135,8 @@ def tiny_instance(seed: int) -> dict:
     for k in range(rng.randint(2, 3)):
         lines = [(s, rng.choice((1, 1, 2))) for s in rng.sample(skus, rng.randint(1, 2))]
         ship_complete = {"max_shipments": 1} if rng.random() < 0.3 else {}
-        orders.append(order(f"O{k}", rng.choice(("Z1", "Z2")), lines, rng.randint(1, 3), rng.randint(0, 2), **ship_complete))
+        zone, priority, sla = rng.choice(("Z1", "Z2")), rng.randint(1, 3), rng.randint(0, 2)
+        orders.append(order(f"O{k}", zone, lines, priority, sla, **ship_complete))
     lanes = [{"warehouse": w, "zone": z, "cost": round(rng.uniform(1, 8), 2), "transit_days": rng.randint(0, 3)}
              for w in whs for z in ("Z1", "Z2") if rng.random() < 0.8]
     return instance(
