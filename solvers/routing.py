@@ -387,9 +387,9 @@ def _well_formed(problem: RoutingProblem, a: Allocation) -> bool:
 class _Resources:
     """Stock and capacity left while a plan is built."""
 
-    def __init__(self, problem: RoutingProblem, stock: Mapping | None = None, capacity: Mapping | None = None):
-        self.stock = dict(problem.stock if stock is None else stock)
-        self.capacity = dict(problem.capacity if capacity is None else capacity)
+    def __init__(self, problem: RoutingProblem):
+        self.stock = dict(problem.stock)
+        self.capacity = dict(problem.capacity)
 
     def room(self, warehouse: str) -> float:
         cap = self.capacity[warehouse]
@@ -842,12 +842,12 @@ class _SolutionReporter(cp_model.CpSolverSolutionCallback):
         self.on_solution(value, bound)
 
 
-def _allocations(structure: _Structure, values: list[float], only: set[int] | None = None) -> list[Allocation]:
-    """Whole-unit allocations from variable values, optionally of some orders only."""
+def _allocations(structure: _Structure, values: list[float]) -> list[Allocation]:
+    """Whole-unit allocations from the arc variables' values."""
     allocations = []
     for value, (i, sku, w, _, _) in zip(values, structure.arcs):
         qty = int(round(value))
-        if qty > 0 and (only is None or i in only):
+        if qty > 0:
             allocations.append(Allocation(structure.orders[i].id, sku, w, qty))
     return allocations
 
