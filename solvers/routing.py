@@ -883,8 +883,6 @@ _LP_GAP = 2e-4  # column generation stops once its bound is this close to the LP
 _LP_SHARE = 0.5  # at most this share of the time left goes to column generation
 _MIP_SLACK = 2.0  # the MIPs get plans within this many average shipment costs of an order's best priced plan
 _MIP_GAP = 1e-4
-_SPLIT_MIP_SHARE = 0.2  # at most this share of the time left goes to the MIP over the orders the LP splits...
-_HESITANT_MIP_SHARE = 0.4  # ...and this to the one that also frees orders with a close second plan
 _HESITANT_SLACK = 0.1  # a close second plan: within this many average shipment costs at the LP prices
 _MIN_MIP_S = 0.5  # HiGHS needs about this long to read and presolve even a mid-sized MIP
 _IMPROVE_ROUNDS = 20
@@ -1299,29 +1297,48 @@ def _integer_plan(
     solution = relaxation.solution
     if solution is None:
         return _improve(space, np.zeros(space.bound.shape), clock.deadline)
+    order = np.array(columns.order)
     whole = np.flatnonzero(solution.x > 1 - 1e-6)
-    split = np.setdiff1d(np.arange(space.n_orders), np.array(columns.order)[whole])
+    split = np.setdiff1d(np.arange(space.n_orders), order[whole])
     rest = space.rhs - space.usage(columns.units_of(whole))
     for prices in (solution.prices, space.zero_prices()):
         columns.add_every_set(prices, split, _bounds_within(space, rest))
+    plan = _Incumbent(space, columns, _improve(space, columns.units_of(whole), clock.deadline), report)
+    every_split_plan = np.isin(np.array(columns.order), split)
+    plan.offer(_solve_with_free_orders(space, columns, whole, split, every_split_plan, _stage_seconds(clock, 0.5)), clock)
     columns.add_every_set(solution.prices)
-    best = _improve(space, columns.units_of(whole), clock.deadline)
-    report(space.total_cost(best))
     distance = _distance_from_best(space, columns, solution.prices)
     worth = (distance <= _MIP_SLACK * space.scale) | np.isin(np.array(columns.order), split)
     worth[: space.n_orders] = True  # the empty plans keep every MIP feasible
     hesitant = np.union1d(split, _orders_with_close_second(space, columns, distance))
-    stages = ((split, _SPLIT_MIP_SHARE), (hesitant, _HESITANT_MIP_SHARE), (np.arange(space.n_orders), 1.0))
-    for free, share in stages:
-        seconds = clock.left() * (1 - _IMPROVE_SHARE) * share
-        chosen = _solve_with_free_orders(space, columns, whole, free, worth, seconds)
+    plan.offer(_solve_with_free_orders(space, columns, whole, hesitant, worth, _stage_seconds(clock, 0.5)), clock)
+    every = np.arange(space.n_orders)
+    plan.offer(_solve_with_free_orders(space, columns, whole, every, worth, _stage_seconds(clock, 1.0)), clock)
+    return plan.units
+
+
+def _stage_seconds(clock: _Clock, share: float) -> float:
+    """At most this share of the time left, less what the one-order moves after it need."""
+    return clock.left() * (1 - _IMPROVE_SHARE) * share
+
+
+class _Incumbent:
+    """The cheapest plan so far, reported whenever it improves."""
+
+    def __init__(self, space: _PlanSpace, columns: _Columns, units: np.ndarray, report: Callable[[float], None]):
+        self.space, self.columns, self.units, self.report = space, columns, units, report
+        self.cost = space.total_cost(units)
+        report(self.cost)
+
+    def offer(self, chosen: np.ndarray | None, clock: _Clock) -> None:
+        """Columns chosen by a MIP (None: it found nothing), polished by one-order moves, kept if cheaper."""
         if chosen is None:
-            continue
-        units = _improve(space, columns.units_of(chosen), clock.deadline)
-        if space.total_cost(units) < space.total_cost(best) - _EPS:
-            best = units
-            report(space.total_cost(best))
-    return best
+            return
+        units = _improve(self.space, self.columns.units_of(chosen), clock.deadline)
+        cost = self.space.total_cost(units)
+        if cost < self.cost - _EPS:
+            self.units, self.cost = units, cost
+            self.report(cost)
 
 
 def _solve_with_free_orders(
