@@ -15,9 +15,11 @@ document.addEventListener("submit", function (event) {
 }, true);
 
 // Scan-first screens: keep the cursor in the scan box so a keyboard-wedge scanner always lands there.
+// A box that already has the cursor is left alone: selecting it again would let the next
+// keystrokes of a fast scanner overwrite the ones it has already typed.
 function focusScanInput() {
   const input = document.querySelector("[data-autofocus]");
-  if (input) { input.focus(); input.select && input.select(); }
+  if (input && document.activeElement !== input) { input.focus(); input.select && input.select(); }
 }
 document.addEventListener("DOMContentLoaded", focusScanInput);
 document.addEventListener("htmx:afterSettle", focusScanInput);

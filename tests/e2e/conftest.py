@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
@@ -45,3 +46,17 @@ def sign_in(page, username: str, password: str = "correct-horse-9") -> None:
     page.fill("#password", password)
     page.press("#password", "Enter")
     page.wait_for_url(page.base_url + "/")
+
+
+def scan(page, value: str, step: str | None = None) -> None:
+    """A keyboard-wedge scanner: types into the focused scan box and presses Enter (no mouse).
+
+    It waits until the screen is idle (no htmx request or swap in flight), as a person
+    waits for the screen to answer before the next scan.
+    """
+    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
+    box = page.locator(f"input.scan-input[data-step={step}]" if step else "input.scan-input[data-autofocus]")
+    expect(box).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")

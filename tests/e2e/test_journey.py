@@ -26,7 +26,7 @@ from app.services import inventory, ledger
 from app.services.integrity import ledger_problems
 from app.services.settings import set_setting
 from tests.conftest import SHARED
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import scan, sign_in
 from tests.factories import make_rate_tables
 from tests.services.test_carriers import make_boxes
 
@@ -51,14 +51,6 @@ def _as(page, username: str, viewport: dict = DESK) -> None:
     page.set_viewport_size(viewport)
     sign_in(page, username)
 
-
-def _scan(page, value: str, step: str | None = None) -> None:
-    """A keyboard-wedge scanner: types into the focused box and presses Enter."""
-    box = page.locator(f"input.scan-input[data-step={step}]" if step else "input.scan-input[data-autofocus]")
-    expect(box).to_be_focused()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(value)
-    page.keyboard.press("Enter")
 
 
 def _read_label(pdf: bytes, tmp_path: Path) -> list[str]:
@@ -150,12 +142,12 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
     # 4. The associate picks by scanning, on a phone.
     _as(page, "tom", PHONE)
     page.goto(page.base_url + "/floor/pick")
-    _scan(page, batch_number)
+    scan(page, batch_number)
     page.wait_for_url(f"**/floor/pick/{batch_id}")
     for bin_code, item, qty in tasks:
         expect(page.locator("[data-bin]")).to_have_text(bin_code)
-        _scan(page, bin_code, "bin")
-        _scan(page, item, "item")
+        scan(page, bin_code, "bin")
+        scan(page, item, "item")
         if (bin_code, item, qty) == tasks[0]:
             _shot(page, 4, "pick-phone")
         expect(page.locator("[data-step=qty]")).to_be_focused()
@@ -165,12 +157,12 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
 
     # 5. ... packs it, closes the carton and the label prints.
     page.click("text=Go to packing")
-    _scan(page, shipment_number)
+    scan(page, shipment_number)
     page.wait_for_url("**/floor/pack/*")
     for _bin, item, qty in tasks:
         for _ in range(qty):
             still_to_pack = page.locator("#bench label.prompt").inner_text()
-            _scan(page, item, "pack")
+            scan(page, item, "pack")
             expect(page.locator("#bench label.prompt", has_text=still_to_pack)).to_have_count(0)
     page.click("text=Close and label")
     expect(page.locator("[data-outcome=ok]")).to_contain_text("Packed and labelled")
@@ -212,10 +204,10 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
 
     # 9. ... the parcel is scanned in, unit by unit.
     page.click("nav >> text=Receive returns")
-    scan = page.locator("input[name=code]")
-    expect(scan).to_be_focused()
-    scan.fill(rma_number)
-    scan.press("Enter")
+    rma_box = page.locator("input[name=code]")
+    expect(rma_box).to_be_focused()
+    rma_box.fill(rma_number)
+    rma_box.press("Enter")
     page.wait_for_url(f"**/returns/{rma_id}/receive")
     for scanned in (1, 2):
         item = page.locator("input[name=code]")
