@@ -87,7 +87,7 @@ def create_order():
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return error("too_large", f"Bodies over {MAX_BODY_BYTES} bytes are refused.", 413)
     captured = capture_api_order(request.get_data(cache=False), user_id=g.api_user.id)
-    return order_queries.order_api_json(order_queries.order_detail(captured.order.id)), 201 if captured.created else 200
+    return order_queries.order_api_json(captured.order), 201 if captured.created else 200
 
 
 @api.get("/orders")

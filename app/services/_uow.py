@@ -1,6 +1,7 @@
 """The unit of work around every service: commit once inside, roll back on any failure."""
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from app.extensions import db
@@ -18,3 +19,15 @@ def service(fn):
             raise
 
     return wrapper
+
+
+@contextlib.contextmanager
+def kept_after_commit():
+    """Objects written inside stay loaded after their commit, so an answer can be built from them without
+    reading them back. Only for objects this transaction made: others may have changed since."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous

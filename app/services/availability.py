@@ -17,9 +17,11 @@ def _publish(session: Session) -> None:
         return
     from app.models import Sku
     from app.services.queries import available_to_sell_for
+    # Balances are written by statements that ran already, so reading them needs no flush first.
     with session.no_autoflush:
         codes = dict(session.query(Sku.id, Sku.code).filter(Sku.id.in_(touched)).all())
-    for sku_id, rows in available_to_sell_for(touched).items():
+        available = available_to_sell_for(touched)
+    for sku_id, rows in available.items():
         record_event("inventory.available_changed", "sku", codes.get(sku_id, sku_id),
                      {"sku": codes.get(sku_id), "channels": {r["channel"]: r["available_to_sell"] for r in rows}})
 

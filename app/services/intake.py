@@ -31,7 +31,7 @@ from app.extensions import db
 from app.models import Channel, Sku
 from app.models.orders import InboundDelivery, Order
 from app.models.types import utcnow
-from app.services._uow import service
+from app.services._uow import kept_after_commit, service
 from app.services.events import record_event
 from app.services.orders import (Captured, channel_by_code, order_by_external_id, record_capture,
                                  record_channel_cancellation)
@@ -301,16 +301,21 @@ def set_channel_secret(channel_code: str, secret: str) -> Channel:
 
 @service
 def capture_api_order(body: bytes | str, *, user_id: int | None) -> Captured:
-    """POST /orders: keep the raw body, then capture; a bad body raises ValidationError naming the field."""
-    delivery = _store("api", None, "orders/create", None, {}, body)
+    """POST /orders: keep the raw body, then capture; a bad body raises ValidationError naming the field.
+
+    The new order stays loaded after the commit, so the answer is built without reading it back.
+    """
+    with kept_after_commit():
+        delivery = _store("api", None, "orders/create", None, {}, body)
     try:
         payload = _json(delivery.body)
         channel = _api_channel(payload)
-        code, draft = parse_api_order(payload, channel.currency)
-        captured = record_capture(code, draft, source="api", user_id=user_id)
-        delivery.channel_id = channel.id
-        _settle(delivery, STATUS_BY_OUTCOME[captured.outcome], captured.order, "", user_id)
-        db.session.commit()
+        _, draft = parse_api_order(payload, channel.currency)
+        with kept_after_commit():
+            captured = record_capture(channel, draft, source="api", user_id=user_id)
+            delivery.channel_id = channel.id
+            _settle(delivery, STATUS_BY_OUTCOME[captured.outcome], captured.order, "", user_id)
+            db.session.commit()
         return captured
     except IntegrityError:
         return _concurrent_duplicate(delivery.id, payload)
@@ -486,7 +491,7 @@ def new_manual_reference() -> str:
 def capture_manual_order(form: Mapping[str, str], lines: list[Mapping[str, str]], *, user_id: int) -> Captured:
     """A phone or wholesale order typed in by a person; every bad field is named at once."""
     channel, draft = manual_order_draft(form, lines)
-    captured = record_capture(channel.code, draft, source="manual", user_id=user_id)
+    captured = record_capture(channel, draft, source="manual", user_id=user_id)
     db.session.add(InboundDelivery(source="manual", channel_id=channel.id, topic="orders/create",
                                    body=json.dumps({"form": dict(form), "lines": [dict(x) for x in lines]}),
                                    status=STATUS_BY_OUTCOME[captured.outcome], order_id=captured.order.id,

@@ -121,21 +121,26 @@ def _note_touched(sku_id: int, *places: Place) -> None:
         db.session.info.setdefault("availability_touched", set()).add(sku_id)
 
 
+# Balances are only ever written by the statements above, which run at once: reading them needs no
+# flush of the session's other pending changes (and skipping it keeps a capture to a few flushes).
+
 def balance(sku_id: int, location_id: int, status: Status) -> int:
-    return db.session.scalar(
-        select(func.coalesce(func.sum(BALANCES.c.qty), 0)).where(
-            BALANCES.c.sku_id == sku_id, BALANCES.c.location_id == location_id, BALANCES.c.status == status.value)
-    )
+    with db.session.no_autoflush:
+        return db.session.scalar(
+            select(func.coalesce(func.sum(BALANCES.c.qty), 0)).where(
+                BALANCES.c.sku_id == sku_id, BALANCES.c.location_id == location_id, BALANCES.c.status == status.value)
+        )
 
 
 def available_bins(sku_id: int, warehouse_id: int, status: Status = Status.AVAILABLE) -> list[tuple[int, int]]:
     """(location id, qty) with stock of this SKU and status in a warehouse, fullest first."""
-    rows = db.session.execute(
-        select(BALANCES.c.location_id, BALANCES.c.qty)
-        .where(BALANCES.c.sku_id == sku_id, BALANCES.c.warehouse_id == warehouse_id,
-               BALANCES.c.status == status.value, BALANCES.c.qty > 0)
-        .order_by(BALANCES.c.qty.desc(), BALANCES.c.location_id)
-    )
+    with db.session.no_autoflush:
+        rows = db.session.execute(
+            select(BALANCES.c.location_id, BALANCES.c.qty)
+            .where(BALANCES.c.sku_id == sku_id, BALANCES.c.warehouse_id == warehouse_id,
+                   BALANCES.c.status == status.value, BALANCES.c.qty > 0)
+            .order_by(BALANCES.c.qty.desc(), BALANCES.c.location_id)
+        ).all()
     return [(r.location_id, r.qty) for r in rows]
 
 
@@ -156,7 +161,8 @@ def move_from_warehouse(sku_id: int, warehouse_id: int, qty: int, src_status: St
             break
         for location_id, have in bins:
             chunk = min(need, have)
-            location = db.session.get(Location, location_id)
+            with db.session.no_autoflush:
+                location = db.session.get(Location, location_id)
             try:
                 post_move(sku_id, chunk, Place(location, src_status), Place(location, dst_status),
                           reason=reason, cause=cause, user_id=user_id)

@@ -85,13 +85,15 @@ def capture_order(channel_code: str, draft: OrderDraft, *, source: str, user_id:
     return result
 
 
-def record_capture(channel_code: str, draft: OrderDraft, *, source: str, user_id: int | None = None,
+def record_capture(channel: Channel | str, draft: OrderDraft, *, source: str, user_id: int | None = None,
                    validate: bool = True) -> Captured:
     """capture_order without the commit, for services that capture many orders in one transaction.
 
+    `channel` is an active channel its caller has already read, or a channel code.
     With validate=False the new order stays received, for validate_order to check later.
     """
-    channel = channel_by_code(channel_code)
+    if not isinstance(channel, Channel):
+        channel = channel_by_code(channel)
     existing = order_by_external_id(channel.id, draft.external_id)
     if existing is not None:
         return _apply_update(existing, draft, user_id)
@@ -113,11 +115,12 @@ def _create_order(channel: Channel, draft: OrderDraft, source: str, user_id: int
                   billing_country=(draft.billing_country or "")[:2].upper(), payment_captured=draft.payment_captured,
                   prices_include_tax=draft.prices_include_tax, shipping=draft.shipping, shipping_tax=draft.shipping_tax,
                   order_discount=draft.order_discount, fees=draft.fees, total=draft.total, note=(draft.note or "")[:1000],
-                  channel_number=(draft.number or "")[:40], source=source)
+                  channel_number=(draft.number or "")[:40], source=source,
+                  shipments=[], holds=[], transitions=[])  # known empty: no query when they are first read
     _set_address(order, draft)
     order.promised_ship_date = promised_ship_date(draft.placed_at.date(), order.sla_days)
     for number, line in enumerate(draft.lines, 1):
-        order.lines.append(OrderLine(line_no=number, sku_id=skus[line.sku].id, title=(line.title or skus[line.sku].name)[:300],
+        order.lines.append(OrderLine(line_no=number, sku=skus[line.sku], sku_id=skus[line.sku].id, title=(line.title or skus[line.sku].name)[:300],
                                      external_line_id=line.external_line_id or "", qty=line.qty,
                                      unit_price=line.unit_price, discount=line.discount, tax=line.tax,
                                      qty_allocated=0, qty_shipped=0))
@@ -190,9 +193,10 @@ def _facts(order: Order) -> OrderFacts:
     since = utcnow() - timedelta(hours=int(get_setting("holds.velocity_hours")))
     recent = 0
     if order.ship_postcode:
-        recent = db.session.scalar(select(func.count(Order.id)).where(
-            Order.ship_postcode == order.ship_postcode, Order.ship_address1 == order.ship_address1,
-            Order.created_at >= since, Order.id != order.id)) or 0
+        with db.session.no_autoflush:  # counts other orders: this order's pending changes cannot matter
+            recent = db.session.scalar(select(func.count(Order.id)).where(
+                Order.ship_postcode == order.ship_postcode, Order.ship_address1 == order.ship_address1,
+                Order.created_at >= since, Order.id != order.id)) or 0
     missing = getattr(order, "_missing_address", None)
     if missing is None:
         missing = tuple(f for f in ("ship_name", "ship_address1", "ship_city", "ship_country") if not getattr(order, f))
@@ -260,7 +264,8 @@ def allocate_by_rules(order: Order, user_id: int | None = None) -> None:
     """Reserve stock from the channel's ranked warehouses: ship-complete from one, or line by line."""
     waiting = {line.id: line.qty_waiting for line in order.lines if line.qty_waiting > 0}
     if waiting:
-        ranked = order.channel.warehouses
+        with db.session.no_autoflush:  # reading the channel's warehouses needs nothing of this order written
+            ranked = order.channel.warehouses
         if order.channel.ship_complete and not any(s.status != ShipmentStatus.CANCELLED for s in order.shipments):
             whole = next((w for w in ranked if _can_fill(order, w.id)), None)
             ranked = [whole] if whole else []
@@ -279,11 +284,8 @@ def available_in(sku_id: int, warehouse_id: int) -> int:
 
 def _reserve_from(order: Order, warehouse_id: int, user_id: int | None) -> None:
     for line in order.lines:
-        if line.qty_waiting <= 0:  # filled from an earlier warehouse: no need to read this one's stock
-            continue
-        need = min(line.qty_waiting, available_in(line.sku_id, warehouse_id))
-        if need > 0:
-            reserve_line(order, line, warehouse_id, need, user_id=user_id)
+        if line.qty_waiting > 0:  # filled from an earlier warehouse: no need to read this one's stock
+            reserve_line(order, line, warehouse_id, line.qty_waiting, user_id=user_id)
 
 
 def reserve_line(order: Order, line: OrderLine, warehouse_id: int, qty: int, *, user_id: int | None = None,
@@ -320,7 +322,7 @@ def _open_shipment(order: Order, warehouse_id: int, routing_run_id: int | None) 
             return shipment
     shipment = Shipment(warehouse_id=warehouse_id, status=ShipmentStatus.ALLOCATED.value,
                         number=f"{order.number}-{len(order.shipments) + 1}", routing_run_id=routing_run_id,
-                        created_at=utcnow())
+                        created_at=utcnow(), lines=[])
     order.shipments.append(shipment)
     return shipment
 

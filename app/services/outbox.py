@@ -52,6 +52,7 @@ STATUSES = ("pending", "delivered", "failed", "dead")
 RETRYABLE = ("pending", "failed")
 PATTERN = re.compile(r"^[a-z0-9_*][a-z0-9_.*]*$")
 PING = "webhook.ping"
+SUBSCRIPTIONS_KEY = "active_webhook_subscriptions"
 
 
 # --- matching and fan-out ------------------------------------------------------------------------------------
@@ -66,13 +67,27 @@ def _fan_out(session: Session, flush_context, instances) -> None:
     new_events = [obj for obj in session.new if isinstance(obj, Event)]
     if not new_events:
         return
-    subscriptions = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).all()
+    subscriptions = _active_subscriptions(session)
     now = utcnow()
     for event in new_events:
         for subscription in subscriptions:
             if _wants(subscription, event):
                 session.add(WebhookDelivery(event=event, subscription_id=subscription.id, event_type=event.type,
                                             status="pending", next_attempt_at=now, created_at=now))
+
+
+def _active_subscriptions(session: Session) -> list[WebhookSubscription]:
+    """The active subscriptions, read once per transaction (a capture flushes events several times)."""
+    if any(isinstance(obj, WebhookSubscription) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(SUBSCRIPTIONS_KEY, None)  # changed in this transaction: read them again
+    if SUBSCRIPTIONS_KEY not in session.info:
+        session.info[SUBSCRIPTIONS_KEY] = session.scalars(
+            select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).all()
+    return [s for s in session.info[SUBSCRIPTIONS_KEY] if s.active]
+
+
+def _forget_subscriptions(session: Session, *args) -> None:
+    session.info.pop(SUBSCRIPTIONS_KEY, None)
 
 
 def _wants(subscription: WebhookSubscription, event: Event) -> bool:
@@ -85,6 +100,8 @@ def register_fan_out() -> None:
     """Create deliveries in the same transaction as each event (called by create_app)."""
     if not sa_event.contains(Session, "before_flush", _fan_out):
         sa_event.listen(Session, "before_flush", _fan_out)
+        sa_event.listen(Session, "after_commit", _forget_subscriptions)
+        sa_event.listen(Session, "after_rollback", _forget_subscriptions)
 
 
 # --- subscriptions -------------------------------------------------------------------------------------------
