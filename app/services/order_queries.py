@@ -1,13 +1,14 @@
 """Read side of the retail screens and the orders API: inbox search, order detail, queues, availability."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from app.domain.inventory import Status
@@ -17,7 +18,7 @@ from app.models import Channel, Sku, StockBalance, User, Warehouse, channel_ware
 from app.models.orders import (InboundDelivery, Order, OrderHold, OrderLine, Shipment, ShipmentBin,
                                ShipmentLine)
 from app.services.intake import OPEN_EXCEPTIONS
-from app.services.queries import Page, like_pattern, paginate
+from app.services.queries import Page, like_pattern, page_number, paginate
 
 ATTENTION = {"held": "On hold", "exception": "Delivery exception", "overdue": "Past promise date",
              "waiting": "Waiting for stock"}
@@ -75,40 +76,45 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _filtered(stmt: Select, f: InboxFilters, *, with_status: bool = True) -> Select:
-    if f.q:
-        stmt = stmt.where(_search(f.q))
-    if with_status and f.status == "open":
-        stmt = stmt.where(Order.status.in_([s.value for s in OPEN_ORDER_STATUSES]))
-    elif with_status and f.status:
-        stmt = stmt.where(Order.status == f.status)
+    return stmt.where(*_conditions(f, with_status=with_status))
+
+
+def _conditions(f: InboxFilters, *, with_status: bool = True) -> list:
+    """The WHERE clauses for the filters, worked out once (the search may look an identifier up first)."""
+    out = [_search(f.q)] if f.q else []
+    if with_status:
+        out += _status_conditions(f)
     if f.channel:
-        stmt = stmt.where(Order.channel_id.in_(select(Channel.id).where(Channel.code == f.channel)))
+        out.append(Order.channel_id.in_(select(Channel.id).where(Channel.code == f.channel)))
     if f.warehouse:
-        stmt = stmt.where(Order.id.in_(
+        out.append(Order.id.in_(
             select(Shipment.order_id).join(Warehouse, Warehouse.id == Shipment.warehouse_id)
             .where(Warehouse.code == f.warehouse, Shipment.status != "cancelled")))
     if f.date_from:
-        stmt = stmt.where(Order.placed_at >= _local_midnight(f.date_from))
+        out.append(Order.placed_at >= _local_midnight(f.date_from))
     if f.date_to:
-        stmt = stmt.where(Order.placed_at < _local_midnight(f.date_to + timedelta(days=1)))
-    return _attention(stmt, f.attention)
+        out.append(Order.placed_at < _local_midnight(f.date_to + timedelta(days=1)))
+    attention = _attention(select(Order.id), f.attention).whereclause
+    return out if attention is None else [*out, attention]
 
 
 def _search(q: str):
-    """Number, channel number, external id, customer name or email, or a SKU on one of its lines.
+    """Number, channel number, external id, customer name or email, postcode, or a SKU on one of its lines.
 
-    An order's own identifier answers from an index alone: the substring match on names and emails
-    reads every order, so it runs only when no order carries `q` as an identifier.
+    An order's own identifier answers from an index alone, so the wider match runs only when no order
+    carries `q` as one. Every arm of the wider match has an index (names and emails a trigram index on
+    PostgreSQL); the SKU arm is added only when `q` is a SKU's code, since it cannot share their bitmap.
     """
     identifier = or_(Order.number == q.upper(), Order.external_id == q, Order.channel_number.in_([q, f"#{q}"]))
     if db.session.scalar(select(Order.id).where(identifier).limit(1)) is not None:
         return identifier
     pattern = like_pattern(q)
-    on_lines = select(OrderLine.order_id).join(Sku, Sku.id == OrderLine.sku_id).where(Sku.code.in_({q, q.upper()}))
-    return or_(Order.number == q.upper(), Order.external_id == q, Order.channel_number == q,
-               Order.channel_number == f"#{q}", Order.customer_name.ilike(pattern, escape="\\"),
-               Order.customer_email.ilike(pattern, escape="\\"), Order.ship_postcode == q.upper(),
-               Order.id.in_(on_lines))
+    arms = [Order.customer_name.ilike(pattern, escape="\\"), Order.customer_email.ilike(pattern, escape="\\"),
+            Order.ship_postcode == q.upper()]
+    sku_ids = list(db.session.scalars(select(Sku.id).where(Sku.code.in_({q, q.upper()}))))
+    if sku_ids:
+        arms.append(Order.id.in_(select(OrderLine.order_id).where(OrderLine.sku_id.in_(sku_ids))))
+    return or_(*arms)
 
 
 def _attention(stmt: Select, attention: str) -> Select:
@@ -127,18 +133,152 @@ def _attention(stmt: Select, attention: str) -> Select:
 
 def search_orders(f: InboxFilters, page: int = 1, per_page: int = 50) -> Page:
     """Orders matching the filters, newest first, with their channel and lines loaded."""
-    stmt = (select(Order).options(selectinload(Order.channel), selectinload(Order.lines),
-                                  selectinload(Order.holds))
+    return paginate(_filtered(_inbox_rows(), f), page, per_page)
+
+
+def _inbox_rows() -> Select:
+    return (select(Order).options(selectinload(Order.channel), selectinload(Order.lines), selectinload(Order.holds))
             .order_by(Order.placed_at.desc(), Order.id.desc()))
-    return paginate(_filtered(stmt, f), page, per_page)
 
 
-def status_counts(f: InboxFilters) -> dict[str, int]:
-    """Orders per status under every filter but the status itself: the inbox's tabs."""
-    stmt = _filtered(select(Order.status, func.count(Order.id)), f, with_status=False).group_by(Order.status)
+COUNT_CAP = 1000  # browsing counts stop here: "1,000+" costs the same at any size, an exact count grows with the orders
+
+
+@dataclass
+class InboxPage:
+    """One page of the inbox, reached by seeking from a neighbouring order rather than by skipping rows.
+
+    `counts` are orders per status under every filter but the status (the tabs); with `cap` set, a count
+    above it means "more than cap". `newer_than` / `older_than` are the order ids the previous and next
+    pages seek from (None: there is no such page).
+    """
+
+    items: list[Order]
+    page: int
+    per_page: int
+    counts: dict[str, int]
+    cap: int | None
+    newer_than: int | None
+    older_than: int | None
+    status: str = ""
+
+    @property
+    def shown_counts(self) -> list[int]:
+        if self.status == "open":
+            return [self.counts[s.value] for s in OPEN_ORDER_STATUSES]
+        return [self.counts[self.status]] if self.status else list(self.counts.values())
+
+    @property
+    def capped(self) -> bool:
+        return self.cap is not None and any(n > self.cap for n in self.shown_counts)
+
+    @property
+    def total(self) -> int:
+        """Orders the list holds (at least this many when capped)."""
+        return sum(n if self.cap is None else min(n, self.cap) for n in self.shown_counts)
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.capped else max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.newer_than is not None
+
+    @property
+    def has_next(self) -> bool:
+        return self.older_than is not None
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Where a page starts: just older than one order (the next page), just newer (the previous), or the top."""
+
+    older_than: int | None = None
+    newer_than: int | None = None
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "Seek":
+        return cls(_order_id(args.get("older")), _order_id(args.get("newer")), page_number(args.get("page")))
+
+
+def _order_id(raw: Any) -> int | None:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value < 2**31 else None
+
+
+def inbox(f: InboxFilters, seek: Seek = Seek(), per_page: int = 50) -> InboxPage:
+    """One page of orders matching the filters, newest first, and the status tabs' counts, at a cost that does
+    not grow with the number of orders or the depth of the page.
+
+    Browsing walks the (status,) placed_at indexes from the neighbouring order and counts each status only up
+    to COUNT_CAP. A search first reads its matches through the indexes (few, as identifiers, names and emails
+    are), then sorts and counts those exactly: walking placed_at while testing each order against the search
+    would read every order when the matches are rare.
+    """
+    rest = _conditions(f, with_status=False)
+    status = _status_conditions(f)
+    if f.q:
+        matches = select(Order.id, Order.placed_at).where(*rest, *status).cte("matches").prefix_with("MATERIALIZED")
+        rows = _inbox_rows().order_by(None).join(matches, matches.c.id == Order.id)
+        at, key = matches.c.placed_at, matches.c.id
+        counts, cap = _exact_counts(rest), None
+    else:
+        rows, at, key = _inbox_rows().order_by(None).where(*rest, *status), Order.placed_at, Order.id
+        counts, cap = status_counts(rest, COUNT_CAP), COUNT_CAP
+    items, newer_than, older_than = _seek_page(rows, at, key, seek, per_page)
+    return InboxPage(items, seek.page, per_page, counts, cap, newer_than, older_than, f.status)
+
+
+def _seek_page(rows: Select, at, key, seek: Seek, per_page: int) -> tuple[list[Order], int | None, int | None]:
+    """The page's orders and the ids the previous and next pages seek from, ordered by (at, key) newest first."""
+    anchor_id = seek.older_than or seek.newer_than
+    anchor = db.session.execute(select(Order.placed_at, Order.id).where(Order.id == anchor_id)).first() \
+        if anchor_id else None
+    if anchor is None:  # the top, or an old ?page=N link: an offset (shallow pages cost little)
+        found = list(db.session.scalars(rows.order_by(at.desc(), key.desc())
+                                        .limit(per_page + 1).offset((seek.page - 1) * per_page)))
+        page, more = found[:per_page], len(found) > per_page
+        return page, page[0].id if page and seek.page > 1 else None, page[-1].id if more else None
+    if seek.older_than:
+        found = list(db.session.scalars(rows.where(at <= anchor.placed_at,
+                                                   tuple_(at, key) < tuple_(anchor.placed_at, anchor.id))
+                                        .order_by(at.desc(), key.desc()).limit(per_page + 1)))
+        page, more = found[:per_page], len(found) > per_page
+        return page, page[0].id if page else None, page[-1].id if more else None
+    found = list(db.session.scalars(rows.where(at >= anchor.placed_at, tuple_(at, key) > tuple_(anchor.placed_at, anchor.id))
+                                    .order_by(at, key).limit(per_page + 1)))
+    page, more = found[:per_page][::-1], len(found) > per_page
+    return page, page[0].id if more else None, page[-1].id if page else None
+
+
+def _status_conditions(f: InboxFilters) -> list:
+    if f.status == "open":
+        return [Order.status.in_([s.value for s in OPEN_ORDER_STATUSES])]
+    return [Order.status == f.status] if f.status else []
+
+
+def _exact_counts(conditions: list) -> dict[str, int]:
     counts = {s.value: 0 for s in OrderStatus}
-    counts.update({status: int(n) for status, n in db.session.execute(stmt)})
+    counts.update({status: int(n) for status, n in db.session.execute(
+        select(Order.status, func.count(Order.id)).where(*conditions).group_by(Order.status))})
     return counts
+
+
+def status_counts(conditions: list, cap: int) -> dict[str, int]:
+    """Orders per status matching the conditions, each counted only up to cap + 1 (above cap: "more than cap").
+
+    One statement that reads at most cap + 1 entries of ix_orders_status_placed per status, whatever the size.
+    """
+    columns = [select(func.count()).select_from(
+                   select(Order.id).where(*conditions, Order.status == s.value).limit(cap + 1).subquery())
+               .scalar_subquery().label(s.value) for s in OrderStatus]
+    row = db.session.execute(select(*columns)).one()
+    return {s.value: int(n) for s, n in zip(OrderStatus, row)}
 
 
 def shipment_warehouses(order_ids: list[int]) -> dict[int, list[str]]:

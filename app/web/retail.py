@@ -22,9 +22,8 @@ MANUAL_LINE_ROWS = 5
 @bp.route("/orders")
 def inbox():
     filters = order_queries.InboxFilters.from_args(request.args)
-    results = order_queries.search_orders(filters, queries.page_number(request.args.get("page")))
-    return page("retail/inbox.html", "results", filters=filters, results=results,
-                counts=order_queries.status_counts(filters), choices=order_queries.filter_choices(),
+    results = order_queries.inbox(filters, order_queries.Seek.from_args(request.args))
+    return page("retail/inbox.html", "results", filters=filters, results=results, choices=order_queries.filter_choices(),
                 warehouses=order_queries.shipment_warehouses([o.id for o in results.items]))
 
 
