@@ -56,7 +56,7 @@ UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 # share of orders per channel, and how their lines look
 CHANNEL_MIX = {"SHOP": 0.46, "AMZ": 0.24, "OUTLET": 0.12, "STORES": 0.10, "TRADE": 0.08}
-RECEIVED_RECENTLY = 12        # the newest orders wait for their checks
+RECEIVED_RECENTLY = 12        # the newest orders wait for their checks (fewer in a small demo, so it has history)
 EXCEPTION_DELIVERIES = 6
 
 
@@ -78,12 +78,13 @@ def seed_orders(rng: random.Random, *, orders: int = 3000) -> str:
     weights = _popularity(rng, skus)
     now = utcnow()
     tally = Tally()
+    recent = _recent_count(orders)
     # Capture flushes where it needs ids; skipping the flush before every query keeps thousands of orders quick.
     with db.session.no_autoflush:
-        for n, placed_at in enumerate(_placing_times(rng, orders, now)):
+        for n, placed_at in enumerate(_placing_times(rng, orders, now, recent)):
             code = _channel(rng, channels)
             draft = _draft(rng, n, code, placed_at, skus, weights)
-            _capture(rng, code, draft, placed_at, now, retail, tally, fresh=n >= orders - RECEIVED_RECENTLY)
+            _capture(rng, code, draft, placed_at, now, retail, tally, fresh=n >= orders - recent)
         _velocity_burst(rng, channels, skus, weights, now, tally)
     exceptions = _exception_deliveries(rng, channels, skus, now)
     db.session.commit()
@@ -98,7 +99,11 @@ def _popularity(rng: random.Random, skus: list[Sku]) -> list[float]:
     return [1.0 / rank ** 0.45 for rank in ranks]
 
 
-def _placing_times(rng: random.Random, count: int, now: datetime) -> list[datetime]:
+def _recent_count(orders: int) -> int:
+    return min(RECEIVED_RECENTLY, max(1, orders // 10))
+
+
+def _placing_times(rng: random.Random, count: int, now: datetime, recent: int) -> list[datetime]:
     """Order times over 90 days, busier lately and in the evening, oldest first."""
     times = []
     for _ in range(count):
@@ -107,9 +112,8 @@ def _placing_times(rng: random.Random, count: int, now: datetime) -> list[dateti
         hour = rng.choices(range(24), weights=[1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 5, 6, 6, 5, 5, 5, 6, 7, 8, 8, 7, 4, 2])[0]
         times.append(min(now - timedelta(minutes=2), moment.replace(hour=hour, minute=rng.randint(0, 59))))
     times.sort()
-    for i in range(1, RECEIVED_RECENTLY + 1):  # the last few arrived in the past half hour
-        if i <= len(times):
-            times[-i] = now - timedelta(minutes=2 * i + rng.randint(0, 1))
+    for i in range(1, min(recent, len(times)) + 1):  # the last few arrived in the past half hour
+        times[-i] = now - timedelta(minutes=2 * i + rng.randint(0, 1))
     times.sort()
     return times
 

@@ -18,8 +18,8 @@ from app.domain.inventory import Cause, Status
 from app.domain.orders import ShipmentStatus
 from app.domain.returns import Disposition, Grade, ReturnReason, RmaStatus
 from app.extensions import db
-from app.models import Sku, StockMove, User
-from app.models.orders import Order, Shipment
+from app.models import Location, Sku, StockMove, User
+from app.models.orders import Order, Shipment, ShipmentBin, ShipmentLine
 from app.models.returns import Refund, Rma
 from app.models.types import utcnow
 from app.services import ledger, orders, returns, shipping
@@ -29,6 +29,7 @@ from app.services.returns import UnitDecision
 SHIP_AFTER_DAYS = 4
 MAX_SHIPPED = 450
 RETURN_SHARE = 0.2
+MIN_RETURNS = 8  # a small demo still has returns to show: then a larger share of its few shipped orders comes back
 QUALITY_SKUS = 4
 R = ReturnReason
 APPAREL_REASONS = {R.TOO_SMALL: 26, R.TOO_LARGE: 22, R.CHANGED_MIND: 18, R.NOT_AS_DESCRIBED: 7, R.DEFECTIVE: 5,
@@ -48,8 +49,9 @@ def seed_returns(rng: random.Random, *, orders: int) -> str:
     quality = _quality_skus(rng, shipped)
     now = utcnow()
     made: dict[str, int] = {}
+    share = max(RETURN_SHARE, MIN_RETURNS / len(shipped))
     for order in shipped:
-        if rng.random() >= RETURN_SHARE:
+        if rng.random() >= share:
             continue
         status = _return_one(rng, order, quality, users, now)
         if status:
@@ -193,7 +195,7 @@ def _progress(rng: random.Random, rma: Rma, clock: _Clock, age: int, users: dict
     if age < 7 and rng.random() < 0.5:
         return
     clock.advance(rng, 0.2, 2)
-    returns.inspect_rma(rma.id, [_decision(rng, unit) for unit in returns.pending_units(rma)], user_id=clerk)
+    returns.inspect_rma(rma.id, [_decision(rng, rma, unit) for unit in returns.pending_units(rma)], user_id=clerk)
     clock.stamp("inspected_at")
     if age < 9 and rng.random() < 0.4:
         return
@@ -209,16 +211,34 @@ def _received_counts(rng: random.Random, rma: Rma) -> dict[str, int]:
     return counts
 
 
-def _decision(rng: random.Random, unit) -> UnitDecision:
+def _decision(rng: random.Random, rma: Rma, unit) -> UnitDecision:
     reason = unit.line.reason
     if reason in (R.DEFECTIVE, R.NOT_AS_DESCRIBED) and returns.claim_source(unit.line.sku_id) and rng.random() < 0.5:
         return UnitDecision(unit.id, Grade.C, Disposition.VENDOR_CLAIM, "fault confirmed on inspection")
     if reason in (R.DEFECTIVE, R.DAMAGED_IN_TRANSIT):
         choice = rng.choices([Disposition.REFURBISH, Disposition.WRITE_OFF, Disposition.RESTOCK], weights=[4, 3, 2])[0]
         grade = {Disposition.REFURBISH: Grade.C, Disposition.WRITE_OFF: Grade.D, Disposition.RESTOCK: Grade.B}[choice]
-        defect = "" if choice == Disposition.RESTOCK else rng.choice(["cracked", "scuffed", "seam split", "does not switch on"])
+        if choice == Disposition.RESTOCK:
+            return _restock(rma, unit, grade)
+        defect = rng.choice(["cracked", "scuffed", "seam split", "does not switch on"])
         return UnitDecision(unit.id, grade, choice, defect)
-    return UnitDecision(unit.id, rng.choice([Grade.A, Grade.A, Grade.B]), Disposition.RESTOCK, "")
+    return _restock(rma, unit, rng.choice([Grade.A, Grade.A, Grade.B]))
+
+
+def _restock(rma: Rma, unit, grade: str) -> UnitDecision:
+    """Back on the shelf: in the bin returns suggests, or, when the warehouse has sold its last one (returns then
+    asks the inspector to choose), in the bin it was picked from."""
+    suggested = returns.suggest_bin(unit.line.sku_id, rma.warehouse_id)
+    return UnitDecision(unit.id, grade, Disposition.RESTOCK, "", None if suggested else _picked_from(rma, unit.line.sku_id))
+
+
+def _picked_from(rma: Rma, sku_id: int) -> int | None:
+    picked = select(ShipmentBin.location_id).join(ShipmentLine, ShipmentLine.id == ShipmentBin.shipment_line_id).join(
+        Shipment, Shipment.id == ShipmentLine.shipment_id).where(
+        Shipment.order_id == rma.order_id, Shipment.warehouse_id == rma.warehouse_id, ShipmentLine.sku_id == sku_id)
+    any_bin = select(Location.id).where(Location.warehouse_id == rma.warehouse_id, Location.kind == "bin",
+                                        Location.active.is_(True)).order_by(Location.code)
+    return db.session.scalar(picked.limit(1)) or db.session.scalar(any_bin.limit(1))
 
 
 def _settle(rng: random.Random, rma: Rma, clock: _Clock, age: int, clerk: int | None, finance: int | None) -> None:
