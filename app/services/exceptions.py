@@ -33,15 +33,27 @@ class Queue:
     screens: tuple[tuple[str, dict], ...] = ()  # the owning area's screens for this queue, in order of preference
 
 
+COUNT_CAP = 1000  # a queue is counted up to here ("1,000+"), so summaries cost the same however long it grows
+
+
 @dataclass(frozen=True)
 class QueueSummary:
     queue: Queue
-    count: int
+    count: int  # at most COUNT_CAP + 1; above COUNT_CAP means "more than COUNT_CAP"
     oldest: datetime | None
 
     @property
     def age(self) -> timedelta | None:
         return utcnow() - self.oldest if self.oldest else None
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+    @property
+    def shown(self) -> str:
+        """The count as the screens show it: exact, or "1,000+" past the cap."""
+        return f"{COUNT_CAP:,}+" if self.capped else f"{self.count:,}"
 
 
 QUEUES: list[Queue] = []
@@ -68,9 +80,14 @@ def _opened_moment(value) -> datetime | None:
 
 
 def summarise(q: Queue) -> QueueSummary:
-    found = q.records().query.order_by(None).subquery()
-    count, oldest = db.session.execute(select(func.count(), func.min(found.c.opened))).one()
-    return QueueSummary(q, int(count), _opened_moment(oldest) if count else None)
+    """How many rows wait (up to COUNT_CAP + 1) and the oldest, in one statement that reads a bounded number of rows
+    when the queue's filter and `opened` order have an index."""
+    found = q.records().query.order_by(None)
+    counted = select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+    rows = found.subquery()
+    oldest = select(rows.c.opened).order_by(rows.c.opened).limit(1).scalar_subquery()
+    count, first = db.session.execute(select(counted, oldest)).one()
+    return QueueSummary(q, int(count), _opened_moment(first) if count else None)
 
 
 def overview(role: str | None = None) -> list[QueueSummary]:

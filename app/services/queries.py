@@ -148,20 +148,46 @@ def available_to_sell_for(sku_ids: list[int] | set[int]) -> dict[int, list[dict[
             for sku_id in sku_ids}
 
 
+_STOCK_SUMS: dict[str, tuple[tuple, dict[tuple[int, str], tuple[int, int]]]] = {}
+
+
 def stock_summary_by_warehouse() -> list[dict[str, Any]]:
-    """Units and value at cost per warehouse and status, for the dashboards."""
+    """Units and value at cost per warehouse and status, for the dashboards.
+
+    Summing every balance costs time in proportion to the balances, so the sums are kept in this process and
+    reused while the ledger's last move and the SKUs' costs are unchanged (both checked on every call, by an
+    index lookup and a pass over the SKUs): the figures are always those of the database as it stands.
+    """
+    version = _stock_version()
+    cached = _STOCK_SUMS.get(str(db.engine.url))
+    if cached is None or cached[0] != version:
+        cached = (version, _stock_sums())
+        _STOCK_SUMS[str(db.engine.url)] = cached
+    table: dict[int, dict[str, Any]] = {}
+    for wid, code, name in db.session.execute(select(Warehouse.id, Warehouse.code, Warehouse.name).order_by(Warehouse.code)):
+        table[wid] = {"code": code, "name": name, "units": {}, "value": {}}
+    for (wid, status), (units, value_minor) in cached[1].items():
+        if wid in table:
+            table[wid]["units"][status] = units
+            # unit_cost is stored in ten-thousandths (Money(4)); the product is summed in SQL exactly.
+            table[wid]["value"][status] = Decimal(value_minor) / Decimal(10_000)
+    return [entry for entry in table.values() if entry["units"]]
+
+
+def _stock_version() -> tuple:
+    """Changes whenever a balance or a cost can have changed: the last move, and a weighted sum of the costs."""
+    last_move = db.session.execute(select(StockMove.id, StockMove.created_at).order_by(StockMove.id.desc()).limit(1)).first()
+    costs = db.session.execute(select(func.count(Sku.id), func.coalesce(func.sum(
+        type_coerce(Sku.unit_cost, BigInteger) * (Sku.id % 9973 + 1)), 0))).one()
+    return (tuple(last_move) if last_move else None, tuple(costs))
+
+
+def _stock_sums() -> dict[tuple[int, str], tuple[int, int]]:
     rows = db.session.execute(
-        select(Warehouse.code, Warehouse.name, StockBalance.status, func.sum(StockBalance.qty),
+        select(StockBalance.warehouse_id, StockBalance.status, func.sum(StockBalance.qty),
                func.sum(StockBalance.qty * type_coerce(Sku.unit_cost, BigInteger)))
-        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id).join(Sku, Sku.id == StockBalance.sku_id)
-        .group_by(Warehouse.code, Warehouse.name, StockBalance.status).order_by(Warehouse.code))
-    table: dict[str, dict[str, Any]] = {}
-    for code, name, status, units, value_minor in rows:
-        entry = table.setdefault(code, {"code": code, "name": name, "units": {}, "value": {}})
-        entry["units"][status] = int(units or 0)
-        # unit_cost is stored in ten-thousandths (Money(4)); the product is summed in SQL exactly.
-        entry["value"][status] = Decimal(int(value_minor or 0)) / Decimal(10_000)
-    return list(table.values())
+        .join(Sku, Sku.id == StockBalance.sku_id).group_by(StockBalance.warehouse_id, StockBalance.status))
+    return {(wid, status): (int(units or 0), int(value_minor or 0)) for wid, status, units, value_minor in rows}
 
 
 def warehouses_with_counts() -> list[Any]:

@@ -21,7 +21,9 @@ def home():
     queues = exceptions.overview(role)
     context = {"role_title": ROLE_TITLES.get(role, role), "show_stock": role in STOCK_ROLES,
                "queues": [s for s in queues if s.queue.owner == role or role == Role.ADMIN],
-               "others_waiting": sum(s.count for s in queues if s.queue.owner != role and role != Role.ADMIN),
+               "others_waiting": sum(min(s.count, exceptions.COUNT_CAP) for s in queues
+                                     if s.queue.owner != role and role != Role.ADMIN),
+               "others_capped": any(s.capped for s in queues if s.queue.owner != role and role != Role.ADMIN),
                "operations": may_open("operations.board")}
     context.update(tile_context(kpis.current_readings(kpis.kpis_owned_by(role))))
     if context["show_stock"]:

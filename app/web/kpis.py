@@ -127,7 +127,7 @@ def _screen(queue: exceptions.Queue) -> str | None:
 
 @bp.route("/exception-queues.csv")
 def export_overview():
-    rows = ((s.queue.name, s.queue.owner.value, s.count, s.oldest, exceptions.age_text(s.age))
+    rows = ((s.queue.name, s.queue.owner.value, s.shown, s.oldest, exceptions.age_text(s.age))
             for s in exceptions.overview(current_user.role))
     return csv_response("exception-queues.csv", ("Queue", "Owner role", "Open", "Oldest since", "Oldest age"), rows)
 
