@@ -6,10 +6,11 @@ transactions can never both take the last unit (no lost update, no negative bala
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -90,29 +91,37 @@ def _status_value(place: Place) -> str | None:
     return place.status.value if place.status else None
 
 
-def _take(sku_id: int, location: Location, status: Status, qty: int) -> None:
-    result = db.session.execute(
-        update(BALANCES)
-        .where(BALANCES.c.sku_id == sku_id, BALANCES.c.location_id == location.id,
-               BALANCES.c.status == status.value, BALANCES.c.qty >= qty)
-        .values(qty=BALANCES.c.qty - qty, updated_at=utcnow())
+# The two balance statements are built once: they run for every move, and building them cost more than running them.
+_TAKE = (update(BALANCES)
+         .where(BALANCES.c.sku_id == bindparam("b_sku"), BALANCES.c.location_id == bindparam("b_location"),
+                BALANCES.c.status == bindparam("b_status"), BALANCES.c.qty >= bindparam("b_qty"))
+         .values(qty=BALANCES.c.qty - bindparam("b_qty"), updated_at=bindparam("b_now")))
+
+
+@functools.cache
+def _put_statement(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(BALANCES).values(sku_id=bindparam("b_sku"), location_id=bindparam("b_location"),
+                                   warehouse_id=bindparam("b_warehouse"), status=bindparam("b_status"),
+                                   qty=bindparam("b_qty"), updated_at=bindparam("b_now"))
+    return stmt.on_conflict_do_update(
+        index_elements=["sku_id", "location_id", "status"],
+        set_={"qty": BALANCES.c.qty + stmt.excluded.qty, "updated_at": stmt.excluded.updated_at},
     )
+
+
+def _take(sku_id: int, location: Location, status: Status, qty: int) -> None:
+    result = db.session.execute(_TAKE, {"b_sku": sku_id, "b_location": location.id, "b_status": status.value,
+                                        "b_qty": qty, "b_now": utcnow()})
     if result.rowcount != 1:
         have = balance(sku_id, location.id, status)
         raise InsufficientStock(f"Only {have} {status.value} in {location.code}; cannot take {qty}.")
 
 
 def _put(sku_id: int, location: Location, status: Status, qty: int) -> None:
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(BALANCES).values(
-        sku_id=sku_id, location_id=location.id, warehouse_id=location.warehouse_id,
-        status=status.value, qty=qty, updated_at=utcnow(),
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["sku_id", "location_id", "status"],
-        set_={"qty": BALANCES.c.qty + stmt.excluded.qty, "updated_at": stmt.excluded.updated_at},
-    )
-    db.session.execute(stmt)
+    db.session.execute(_put_statement(db.session.get_bind().dialect.name),
+                       {"b_sku": sku_id, "b_location": location.id, "b_warehouse": location.warehouse_id,
+                        "b_status": status.value, "b_qty": qty, "b_now": utcnow()})
 
 
 def _note_touched(sku_id: int, *places: Place) -> None:
