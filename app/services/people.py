@@ -86,10 +86,14 @@ def user_for_token(token: str) -> tuple[User, set[str]] | None:
     """The active user and scopes behind a bearer token, or None."""
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
+    found = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                               .where(ApiToken.token_hash == _hash_token(token))).first()
+    if found is None:
         return None
-    return row.user, set(row.scopes.split())
+    row, user = found
+    if row.revoked_at is not None or not user.active:
+        return None
+    return user, set(row.scopes.split())
 
 
 @service
