@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -148,7 +149,8 @@ def available_to_sell_for(sku_ids: list[int] | set[int]) -> dict[int, list[dict[
             for sku_id in sku_ids}
 
 
-_STOCK_SUMS: dict[str, tuple[tuple, dict[tuple[int, str], tuple[int, int]]]] = {}
+STOCK_SUMS_MAX_AGE = 30.0  # seconds; see stock_summary_by_warehouse
+_STOCK_SUMS: dict[str, tuple[tuple, float, dict[tuple[int, str], tuple[int, int]]]] = {}
 
 
 def stock_summary_by_warehouse() -> list[dict[str, Any]]:
@@ -156,17 +158,18 @@ def stock_summary_by_warehouse() -> list[dict[str, Any]]:
 
     Summing every balance costs time in proportion to the balances, so the sums are kept in this process and
     reused while the ledger's last move and the SKUs' costs are unchanged (both checked on every call, by an
-    index lookup and a pass over the SKUs): the figures are always those of the database as it stands.
+    index lookup and a pass over the SKUs), for at most STOCK_SUMS_MAX_AGE seconds: on PostgreSQL a move can
+    commit after one with a higher id, which the last-move check alone would miss.
     """
-    version = _stock_version()
+    version, now = _stock_version(), time.monotonic()
     cached = _STOCK_SUMS.get(str(db.engine.url))
-    if cached is None or cached[0] != version:
-        cached = (version, _stock_sums())
+    if cached is None or cached[0] != version or now - cached[1] > STOCK_SUMS_MAX_AGE:
+        cached = (version, now, _stock_sums())
         _STOCK_SUMS[str(db.engine.url)] = cached
     table: dict[int, dict[str, Any]] = {}
     for wid, code, name in db.session.execute(select(Warehouse.id, Warehouse.code, Warehouse.name).order_by(Warehouse.code)):
         table[wid] = {"code": code, "name": name, "units": {}, "value": {}}
-    for (wid, status), (units, value_minor) in cached[1].items():
+    for (wid, status), (units, value_minor) in cached[2].items():
         if wid in table:
             table[wid]["units"][status] = units
             # unit_cost is stored in ten-thousandths (Money(4)); the product is summed in SQL exactly.
