@@ -60,73 +60,103 @@ def measure(url: str, token: str, skus: list[str], orders: int, profile: str | N
             "p50_cpu_ms": _server.percentile(each, 50), "p95_cpu_ms": _server.percentile(each, 95)}
 
 
+def measure_commit(ref: str, url: str, orders: int) -> dict:
+    """The same measurement with Keel as it was at an earlier commit (checked out beside this one)."""
+    import re
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = os.path.join(tmp, "keel")
+        subprocess.run(["git", "worktree", "add", "--detach", tree, ref], cwd=_server.ROOT, check=True,
+                       capture_output=True)
+        try:
+            os.symlink(_server.ROOT / ".venv", os.path.join(tree, ".venv"))
+            out = subprocess.run([str(_server.VENV_BIN / "python"), "-m", "bench.profile_capture", "--url", url,
+                                  "--orders", str(orders)], cwd=tree, check=True, capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=_server.ROOT, capture_output=True)
+    found = re.search(r"([\d.]+) ms CPU and ([\d.]+) ms wall per order \(CPU p50 ([\d.]+) ms, p95 ([\d.]+) ms\), "
+                      r"([\d.]+) SQL statements", out)
+    if found is None:
+        raise SystemExit(f"no figures from commit {ref}:\n{out[-2000:]}")
+    cpu, wall, p50, p95, statements = map(float, found.groups())
+    return {"cpu_ms": cpu, "wall_ms": wall, "p50_cpu_ms": p50, "p95_cpu_ms": p95, "statements": statements}
+
+
+def row(label: str, r: dict) -> str:
+    return (f"| {label} | {r['cpu_ms']:.1f} ms | {r['p50_cpu_ms']:.1f} ms | {r['p95_cpu_ms']:.1f} ms | "
+            f"{r['wall_ms']:.0f} ms | {r['statements']:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--profile", help="write a pyinstrument report here (.html, else text)")
     ap.add_argument("--write", action="store_true", help="write the figures to docs/BENCHMARKS.md")
     ap.add_argument("--url", help="an already prepared database (token and SKUs are created/read from it)")
+    ap.add_argument("--compare", metavar="COMMIT", help="also measure Keel at this commit, on the same database")
     args = ap.parse_args()
     if args.url:
-        token, skus = token_and_skus(args.url)
-        result = measure(args.url, token, skus, args.orders, args.profile)
+        result, before = run(args.url, args)
     else:
         with _server.postgres_cluster() as url:
-            token, skus = prepare(url)
-            result = measure(url, token, skus, args.orders, args.profile)
+            prepare(url)
+            result, before = run(url, args)
     line = (f"{result['orders']} orders {result['statuses']}: {result['cpu_ms']:.1f} ms CPU and "
             f"{result['wall_ms']:.1f} ms wall per order (CPU p50 {result['p50_cpu_ms']:.1f} ms, "
             f"p95 {result['p95_cpu_ms']:.1f} ms), {result['statements']:.1f} SQL statements per order")
     print(line)
+    if before:
+        print(f"commit {args.compare}: {before['cpu_ms']:.1f} ms CPU and {before['wall_ms']:.1f} ms wall per order, "
+              f"{before['statements']:.1f} SQL statements per order")
     if args.write:
-        load = os.getloadavg()[0]
+        rows = ([row(f"before (commit {args.compare}, same database, run just before)", before)] if before else [])
+        rows.append(row("now", result))
         write_section("profiling", "Order capture profile", PROFILE_NOTES.format(
-            orders=result["orders"], cpu=result["cpu_ms"], p50=result["p50_cpu_ms"], p95=result["p95_cpu_ms"],
-            wall=result["wall_ms"], statements=result["statements"], load=load))
+            orders=result["orders"], rows="\n".join(rows), load=os.getloadavg()[0]))
+
+
+def run(url: str, args) -> tuple[dict, dict | None]:
+    before = measure_commit(args.compare, url, args.orders) if args.compare else None
+    token, skus = token_and_skus(url)
+    return measure(url, token, skus, args.orders, args.profile), before
+
 
 PROFILE_NOTES = """\
-`python -m bench.profile_capture --orders {orders}`: POST /api/v1/orders through Flask's test client against the
-seeded PostgreSQL database bench.load uses (one process, no gunicorn or network), so the figures are Keel's own
-Python time per order: read the body, store it, capture, check the hold rules, reserve in the ledger, audit, publish
-availability, build the 201 answer. Load average {load:.1f} when it ended: CPU times on this shared machine move by
-about 10% from run to run.
+`python -m bench.profile_capture --orders {orders} --compare COMMIT`: POST /api/v1/orders through Flask's test
+client against the seeded PostgreSQL database bench.load uses (one process, no gunicorn or network), so the figures
+are Keel's own Python time per order: read the body, store it, capture, check the hold rules, reserve in the ledger,
+audit, publish availability, build the 201 answer. `--compare` measures the named earlier commit on the same
+database just before. Load average {load:.1f} when it ended: CPU times on this shared machine move by about 10% from
+run to run.
 
 | | CPU per order (mean) | CPU p50 | CPU p95 | wall per order | SQL statements per order |
 | --- | --- | --- | --- | --- | --- |
-| before (commit 0129c70, same database, run just before; load average 7.7) | 48.8 ms | 48.8 ms | 56.3 ms | 67 ms | 76.2 |
-| now | {cpu:.1f} ms | {p50:.1f} ms | {p95:.1f} ms | {wall:.0f} ms | {statements:.1f} |
+{rows}
 
-Where the time went before (pyinstrument, 100 orders, `--profile capture.txt`), as share of the request: capture and
-reservation 46% (ledger moves, stock reads, the velocity-hold count, autoflushes with their audit rows and event
-fan-out), the availability publication at commit 16% (mostly the autoflush it triggers, not its two queries),
-building the answer (order_detail and the JSON) 22%, storing the raw body in its own transaction 2%. The queries
-themselves are fast: EXPLAIN ANALYZE gives 0.1 ms for the availability sum and 0.03 ms for the velocity count
-(it uses the ship_postcode index; at 18 postcodes and a few thousand orders a composite index buys nothing
-measurable, so none was added). The cost is the number of round trips and SQLAlchemy's per-statement and
-per-object Python work, on CPUs shared with PostgreSQL and other work.
+Where the time went before (pyinstrument, `--profile capture.txt`), as share of the request: capture and reservation
+46% (ledger moves, stock reads, the velocity-hold count, and five flushes, each with its audit rows and a query for
+the webhook subscriptions), the availability publication at commit 16% (mostly the flush its query triggered),
+reading the order back to build the answer 22% (eleven queries), storing the raw body in its own transaction 2%.
+The queries themselves are fast (EXPLAIN ANALYZE: 0.1 ms for the availability sum, 0.03 ms for the velocity
+count); the cost was the number of flushes and round trips, and SQLAlchemy's work per statement and object.
 
-Changed (no behaviour change; the order, intake, audit and finance tests keep their assertions):
+Changed (no behaviour change; the order, intake, ledger, audit, outbox and API tests keep their assertions):
 
-- the audit hook reads the acting user's name once per request instead of once per flush (the first of the
-  two commits expires the user; a capture flushes five times);
-- allocation by channel rules no longer reads a second warehouse's stock for lines the first one already filled;
-- the order answer no longer runs a selectin query for shipment-line SKUs: they are the order lines' SKUs,
-  already in the session.
+- reads of stock balances skip the autoflush: balances are only written by the ledger's own UPDATE and upsert,
+  which run at once, so flushing the order first bought nothing. A capture now flushes twice (the order, to learn
+  its number; and the commit) instead of five times, so it writes two audit batches instead of five;
+- the webhook subscriptions are read once per transaction, not once per flush that writes events;
+- the API door reads its channel once (it was read again by code inside the capture);
+- a new order's shipments, holds and transitions, and a new shipment's lines, are known empty, so reading them
+  runs no query; order lines hold their SKU, so it stays in the session for the answer;
+- the answer is built from the order just written (kept loaded after its commit) instead of read back with
+  eleven queries;
+- the two balance statements are built once and run with parameters; an API token and its user are one query.
 
-Together: about 11 fewer SQL statements per order (76.2 to 65.4) and about 10% less CPU: back-to-back pairs of
-runs gave 48.8 / 47.9 ms before against 41.7 / 43.3 ms now (wall 67 / 63 ms against 54 / 56 ms). CPU per order is dominated by SQLAlchemy unit-of-work and
-attribute bookkeeping spread over about 65 statements, so it moved little; the two commits per API order (the
-raw body is kept even when capture fails) and the audit row per flush are deliberate and were kept.
-
-What limits throughput (see "Order capture under load"): CPU. At 40 to 50 ms of Python per order plus
-PostgreSQL's share, two fully free cores would top out near 30 orders/s; 200 orders/s needs about 11 cores'
-worth of Python at today's cost per order, or a capture path several times leaner (fewer flushes and statements
-per order). Measured over HTTP with gunicorn (3 sync workers), the load generator and PostgreSQL on the same two
-cores: about 18 orders/s at most when the machine was otherwise quiet (load average 2 to 3; 10/s sustained with
-a p95 of 81 ms), and about 5 orders/s when other engineers kept the load average near 10 (3/s then had a p95 of
-285 ms). 200 orders/s was not reached on this machine. Gunicorn workers are stateless and stock is taken by
-conditional row updates, so capture scales out by adding workers on more cores; PostgreSQL is not the limit
-(pgbench TPC-B on the same server: 2,500 to 5,000 tps depending on the machine's load).
+What is left per order: SQLAlchemy's unit of work for about a dozen rows (order, line, shipment, shipment line
+and bin, three transitions, four events, the move, the delivery) and their audit rows, two commits (the raw body
+is kept in its own transaction even when capture fails, by design), and about 30 round trips.
 """
 
 
