@@ -12,16 +12,18 @@ from app.domain.capture import (
     OrderDraft,
     RefundDraft,
     RefundLineDraft,
+    currency_at,
     list_at,
     money_at,
     object_at,
     optional_money_at,
     optional_timestamp_at,
     quantity_at,
+    required_text_at,
     text_or_none,
     timestamp_at,
 )
-from app.domain.money import ZERO, is_currency_code, money_sum, split_in_proportion
+from app.domain.money import ZERO, money_sum, split_in_proportion
 
 TOPICS = {
     "orders/create": "order",
@@ -40,9 +42,9 @@ def parse_order(payload: dict) -> OrderDraft:
     lines = _lines(order)
     shipping_lines = [line for line in _shipping_lines(order) if not line.get("is_removed")]
     return OrderDraft(
-        external_id=_required_id(order, "id"),
+        external_id=required_text_at(order.get("id"), "id"),
         number=text_or_none(order.get("name")) or text_or_none(order.get("order_number")),
-        currency=_currency(order),
+        currency=currency_at(order.get("currency"), "currency"),
         placed_at=_placed_at(order),
         updated_at=optional_timestamp_at(order.get("updated_at"), "updated_at"),
         customer_name=_customer_name(order),
@@ -70,7 +72,7 @@ def parse_cancellation(payload: dict) -> CancellationDraft:
     if cancelled_at is None:
         raise MappingError("cancelled_at", "cancelled_at is missing: the order is not cancelled")
     return CancellationDraft(
-        external_id=_required_id(order, "id"),
+        external_id=required_text_at(order.get("id"), "id"),
         cancelled_at=cancelled_at,
         reason=text_or_none(order.get("cancel_reason")),
     )
@@ -80,8 +82,8 @@ def parse_refund(payload: dict) -> RefundDraft:
     """A refunds/create body (bare or wrapped in "refund") as a RefundDraft."""
     refund = _unwrap(payload, "refund")
     return RefundDraft(
-        external_id=_required_id(refund, "id"),
-        order_external_id=_required_id(refund, "order_id"),
+        external_id=required_text_at(refund.get("id"), "id"),
+        order_external_id=required_text_at(refund.get("order_id"), "order_id"),
         created_at=timestamp_at(refund.get("created_at") or refund.get("processed_at"), "created_at"),
         lines=tuple(
             _refund_line(item, f"refund_line_items[{i}]", refund.get("restock"))
@@ -103,20 +105,6 @@ def _unwrap(payload: object, key: str) -> dict:
 def _placed_at(order: dict) -> datetime:
     key = "processed_at" if order.get("processed_at") else "created_at"
     return timestamp_at(order.get(key), key)
-
-
-def _required_id(resource: dict, key: str) -> str:
-    value = text_or_none(resource.get(key))
-    if value is None:
-        raise MappingError(key, f"{key} is missing")
-    return value
-
-
-def _currency(order: dict) -> str:
-    currency = order.get("currency")
-    if not is_currency_code(currency):
-        raise MappingError("currency", f"currency is not a currency code: {currency!r}")
-    return currency
 
 
 def _customer_name(order: dict) -> str | None:
@@ -174,7 +162,7 @@ def _lines(order: dict) -> tuple[LineDraft, ...]:
 def _line(item: dict, path: str) -> LineDraft:
     quantity = quantity_at(item.get("quantity"), f"{path}.quantity")
     return LineDraft(
-        sku=_sku(item, path),
+        sku=required_text_at(item.get("sku"), f"{path}.sku"),
         qty=quantity,
         unit_price=money_at(item.get("price"), f"{path}.price"),
         discount=_line_discount(item, path),
@@ -182,13 +170,6 @@ def _line(item: dict, path: str) -> LineDraft:
         title=text_or_none(item.get("name")) or text_or_none(item.get("title")),
         external_line_id=text_or_none(item.get("id")),
     )
-
-
-def _sku(item: dict, path: str) -> str:
-    sku = text_or_none(item.get("sku"))
-    if sku is None:
-        raise MappingError(f"{path}.sku", f"{path}.sku is missing")
-    return sku
 
 
 def _line_discount(item: dict, path: str) -> Decimal:

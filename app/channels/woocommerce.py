@@ -15,17 +15,19 @@ from app.domain.capture import (
     OrderDraft,
     RefundDraft,
     RefundLineDraft,
+    currency_at,
     list_at,
     money_at,
     object_at,
     optional_money_at,
     optional_timestamp_at,
     quantity_at,
+    required_text_at,
     text_or_none,
     timestamp_at,
     whole_number_at,
 )
-from app.domain.money import CENT, ZERO, is_currency_code, money_sum
+from app.domain.money import CENT, ZERO, money_sum
 
 # WooCommerce has no refund topic: an order.updated delivery lists the order's refunds
 # (see listed_refunds), and each refund is read from GET /orders/<id>/refunds for parse_refund.
@@ -50,9 +52,9 @@ def parse_order(payload: dict) -> OrderDraft:
     billing = object_at(order.get("billing"), "billing")
     shipping_lines = _objects(order, "shipping_lines")
     return OrderDraft(
-        external_id=_required_id(order),
+        external_id=required_text_at(order.get("id"), "id"),
         number=text_or_none(order.get("number")),
-        currency=_currency(order),
+        currency=currency_at(order.get("currency"), "currency"),
         placed_at=timestamp_at(order.get("date_created_gmt"), "date_created_gmt", naive_is_utc=True),
         updated_at=modified_at,
         customer_name=_person_name(billing) or _person_name(object_at(order.get("shipping"), "shipping")),
@@ -80,7 +82,7 @@ def parse_cancellation(payload: dict) -> CancellationDraft:
     """An order.deleted body ({"id": N}, or a whole order) as a CancellationDraft."""
     order = object_at(payload, "body")
     return CancellationDraft(
-        external_id=_required_id(order),
+        external_id=required_text_at(order.get("id"), "id"),
         cancelled_at=_modified(order),
         reason="deleted",
     )
@@ -90,7 +92,7 @@ def parse_refund(payload: dict, order_external_id: str | None = None) -> RefundD
     """One refund from GET /orders/<id>/refunds as a RefundDraft; the order id defaults to its "up" link."""
     refund = object_at(payload, "body")
     return RefundDraft(
-        external_id=_required_id(refund),
+        external_id=required_text_at(refund.get("id"), "id"),
         order_external_id=order_external_id or _order_id_from_links(refund),
         created_at=timestamp_at(refund.get("date_created_gmt"), "date_created_gmt", naive_is_utc=True),
         lines=tuple(_refund_line(item, f"line_items[{i}]") for i, item in enumerate(_objects(refund, "line_items"))),
@@ -104,7 +106,7 @@ def listed_refunds(payload: dict) -> dict[str, Decimal]:
     """The refunds an order body lists, by refund id, with positive amounts (the order states them negative)."""
     order = object_at(payload, "body")
     return {
-        _required_id(refund, f"refunds[{i}].id"): abs(money_at(refund.get("total"), f"refunds[{i}].total"))
+        required_text_at(refund.get("id"), f"refunds[{i}].id"): abs(money_at(refund.get("total"), f"refunds[{i}].total"))
         for i, refund in enumerate(_objects(order, "refunds"))
     }
 
@@ -121,20 +123,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _objects(resource: dict, key: str) -> list[dict]:
     return [object_at(item, f"{key}[{i}]") for i, item in enumerate(list_at(resource.get(key), key))]
-
-
-def _required_id(resource: dict, field: str = "id") -> str:
-    value = text_or_none(resource.get("id"))
-    if value is None:
-        raise MappingError(field, f"{field} is missing")
-    return value
-
-
-def _currency(order: dict) -> str:
-    currency = order.get("currency")
-    if not is_currency_code(currency):
-        raise MappingError("currency", f"currency is not a currency code: {currency!r}")
-    return currency
 
 
 def _amount(resource: dict, key: str, path: str) -> Decimal:
@@ -184,7 +172,7 @@ def _line(item: dict, path: str) -> LineDraft:
     subtotal = money_at(item.get("subtotal", item.get("total")), f"{path}.subtotal")
     unit_price = unit_price_of(subtotal, quantity)
     return LineDraft(
-        sku=_sku(item, path),
+        sku=required_text_at(item.get("sku"), f"{path}.sku"),
         qty=quantity,
         unit_price=unit_price,
         discount=unit_price * quantity - total,
@@ -197,13 +185,6 @@ def _line(item: dict, path: str) -> LineDraft:
 def unit_price_of(line_subtotal: Decimal, quantity: int) -> Decimal:
     """The unit price behind a line subtotal, rounded up to the cent so that rounding shows as a discount, never a surcharge."""
     return (line_subtotal / quantity).quantize(CENT, rounding=ROUND_CEILING)
-
-
-def _sku(item: dict, path: str) -> str:
-    sku = text_or_none(item.get("sku"))
-    if sku is None:
-        raise MappingError(f"{path}.sku", f"{path}.sku is missing")
-    return sku
 
 
 def _title(item: dict) -> str | None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from .money import ZERO, round_to_cent, to_money
+from .money import ZERO, is_currency_code, round_to_cent, to_money
 
 MAX_QUANTITY = 1_000_000
 
@@ -221,6 +221,21 @@ def text_or_none(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     return value.strip() or None
+
+
+def required_text_at(value: object, field: str) -> str:
+    """The text (or channel id) at `field`, or MappingError saying it is missing."""
+    text = text_or_none(value)
+    if text is None:
+        raise MappingError(field, f"{field} is missing")
+    return text
+
+
+def currency_at(value: object, field: str) -> str:
+    """The three-letter currency code at `field`, or MappingError naming it."""
+    if not is_currency_code(value):
+        raise MappingError(field, f"{field} is not a currency code: {value!r}")
+    return value
 
 
 def object_at(value: object, field: str) -> dict:
