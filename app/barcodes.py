@@ -1,7 +1,7 @@
 """Barcodes as inline SVG for labels and PDFs: Code 128 for SKUs and bins, GS1-128, EAN-13.
 
-The SVG is sized in millimetres with one rectangle per bar and crisp edges, so WeasyPrint
-draws it as vector bars at the nominal X-dimension (no raster, no blur at any resolution).
+The SVG is sized in millimetres and draws the bars as strokes with crisp edges, so WeasyPrint
+draws them as vector bars at the nominal X-dimension (no raster, no blur at any resolution).
 It carries no ids and no XML declaration, so several can sit inline in one HTML page.
 """
 from __future__ import annotations
@@ -48,17 +48,20 @@ def ean13_svg(gtin: str, *, module_mm: float = 0.33, height_mm: float = 22.85, h
 def _svg(modules: str, quiet: tuple[int, int], module_mm: float, height_mm: float, text: str) -> str:
     width_mm = (quiet[0] + len(modules) + quiet[1]) * module_mm
     total_mm = height_mm + (TEXT_GAP_MM + TEXT_MM if text else 0)
-    bars = "".join(
-        f'<rect x="{_mm((quiet[0] + start) * module_mm)}" y="0" width="{_mm(run * module_mm)}" height="{_mm(height_mm)}"/>'
-        for start, run in _bar_runs(modules)
-    )
+    # The bars of each width form one stroked path (four elements at most, not one per bar: rendering time grows
+    # with the element count), and strokes are snapped to the device's pixels, so the edges stay crisp.
+    widths: dict[int, list[str]] = {}
+    for start, run in _bar_runs(modules):
+        widths.setdefault(run, []).append(f"M{_mm((quiet[0] + start + run / 2) * module_mm)} 0v{_mm(height_mm)}")
+    bars = "".join(f'<path stroke-width="{_mm(run * module_mm)}" d="{"".join(lines)}"/>'
+                   for run, lines in sorted(widths.items()))
     label = (f'<text x="{_mm(width_mm / 2)}" y="{_mm(total_mm - 0.2)}" font-family="DejaVu Sans Mono, monospace" '
              f'font-size="{_mm(TEXT_MM)}" text-anchor="middle" fill="#000">{escape(text)}</text>') if text else ""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_mm(width_mm)}mm" height="{_mm(total_mm)}mm" '
         f'viewBox="0 0 {_mm(width_mm)} {_mm(total_mm)}" role="img" aria-label="{escape(text or "barcode")}">'
         f'<rect width="{_mm(width_mm)}" height="{_mm(total_mm)}" fill="#fff"/>'
-        f'<g fill="#000" shape-rendering="crispEdges">{bars}</g>{label}</svg>'
+        f'<g fill="none" stroke="#000" shape-rendering="crispEdges">{bars}</g>{label}</svg>'
     )
 
 
