@@ -50,10 +50,10 @@ def seed_returns(rng: random.Random, *, orders: int) -> str:
     now = utcnow()
     made: dict[str, int] = {}
     share = max(RETURN_SHARE, MIN_RETURNS / len(shipped))
-    for order in shipped:
+    for order_id in shipped:
         if rng.random() >= share:
             continue
-        status = _return_one(rng, order, quality, users, now)
+        status = _return_one(rng, db.session.get(Order, order_id), quality, users, now)
         if status:
             made[status] = made.get(status, 0) + 1
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(made.items()))
@@ -61,25 +61,32 @@ def seed_returns(rng: random.Random, *, orders: int) -> str:
 
 
 # --- shipping the older orders -----------------------------------------------------------------------------------
+# The seeder keeps ids, not loaded orders, and commits only through the services: every commit expires each object
+# the session holds, so holding a few thousand orders made each of the thousands of commits re-read them.
 
-def _ship_older_orders(rng: random.Random) -> list[Order]:
+def _ship_older_orders(rng: random.Random) -> list[int]:
+    """Ship a sample of the older allocated orders; returns their ids, oldest first."""
     cutoff = utcnow() - timedelta(days=SHIP_AFTER_DAYS)
-    candidates = list(db.session.scalars(
-        select(Order).where(Order.status == "allocated", Order.placed_at < cutoff).order_by(Order.placed_at)))
-    chosen = sorted(rng.sample(candidates, min(MAX_SHIPPED, len(candidates))), key=lambda o: o.placed_at)
+    candidates = db.session.execute(
+        select(Order.id, Order.placed_at).where(Order.status == "allocated", Order.placed_at < cutoff)
+        .order_by(Order.placed_at)).all()
+    chosen = sorted(rng.sample(candidates, min(MAX_SHIPPED, len(candidates))), key=lambda row: row.placed_at)
     shipped = []
-    for order in chosen:
-        shipments = [s for s in order.shipments if s.status == ShipmentStatus.ALLOCATED]
+    for order_id, _placed_at in chosen:
+        shipments = [s for s in db.session.get(Order, order_id).shipments if s.status == ShipmentStatus.ALLOCATED]
         if not shipments:
             continue
         for shipment in shipments:
             _ship(rng, shipment)
-        shipped.append(order)
+        shipped.append(order_id)
+    db.session.commit()
     return shipped
 
 
 def _ship(rng: random.Random, shipment: Shipment) -> None:
-    """The floor's work for one shipment, then the real ship confirm, dated a day or two after the order."""
+    """The floor's work for one shipment, then the real ship confirm, dated a day or two after the order.
+
+    The floor's steps and the dating are committed by the ship confirm and the next one."""
     for status in (ShipmentStatus.RELEASED, ShipmentStatus.PICKING):
         orders.move_shipment(shipment, status, "demo history")
     cause = Cause("shipment", shipment.number)
@@ -93,19 +100,17 @@ def _ship(rng: random.Random, shipment: Shipment) -> None:
         orders.move_shipment(shipment, status, "demo history")
     shipment.carrier, shipment.service = rng.choice([("DPD", "NEXT"), ("RM", "T48"), ("EVRI", "STD")])
     shipment.tracking_number = f"{shipment.carrier[:2]}{shipment.id:010d}"
-    db.session.commit()
     shipping.ship_shipment(shipment.id)
     shipped_at = shipment.order.placed_at + timedelta(hours=rng.randint(18, 52))
     shipment.shipped_at = min(shipped_at, utcnow() - timedelta(days=SHIP_AFTER_DAYS - 1))
     db.session.execute(update(StockMove).where(StockMove.cause_type == "shipment", StockMove.cause_id == shipment.number)
                        .values(created_at=shipment.shipped_at))
-    db.session.commit()
 
 
-def _quality_skus(rng: random.Random, shipped: list[Order]) -> set[int]:
+def _quality_skus(rng: random.Random, shipped: list[int]) -> set[int]:
     counts: dict[int, int] = {}
-    for order in shipped:
-        for line in order.lines:
+    for order_id in shipped:
+        for line in db.session.get(Order, order_id).lines:
             counts[line.sku_id] = counts.get(line.sku_id, 0) + line.qty
     busiest = sorted(counts, key=counts.get, reverse=True)[:QUALITY_SKUS * 3]
     return set(rng.sample(busiest, min(QUALITY_SKUS, len(busiest))))
@@ -128,6 +133,7 @@ def _return_one(rng: random.Random, order: Order, quality: set[int], users: dict
     clock = _Clock(rma, opened)
     age = (now - opened).days
     _progress(rng, rma, clock, age, users)
+    db.session.commit()
     return rma.status
 
 
@@ -144,7 +150,10 @@ def _reason(rng: random.Random, quality_problem: bool, category: str) -> ReturnR
 
 
 class _Clock:
-    """Moves an RMA's story forward in past time and dates what each service just recorded."""
+    """Moves an RMA's story forward in past time and dates what each service just recorded.
+
+    The dates are committed with the next service's work (and the RMA's last step by _return_one).
+    """
 
     def __init__(self, rma: Rma, start: datetime):
         self.rma, self.at = rma, start
@@ -160,7 +169,6 @@ class _Clock:
         self._date_steps()
         db.session.execute(update(StockMove).where(StockMove.cause_type == "rma", StockMove.cause_id == self.rma.number,
                                                    StockMove.created_at > self.at).values(created_at=self.at))
-        db.session.commit()
 
     def _date_steps(self) -> None:
         for step in self.rma.steps:
@@ -168,7 +176,6 @@ class _Clock:
                 step.created_at = self.at
         if self.rma.authorised_at > self.at:
             self.rma.authorised_at = self.at
-        db.session.commit()
 
 
 def _progress(rng: random.Random, rma: Rma, clock: _Clock, age: int, users: dict[str, int]) -> None:
@@ -284,5 +291,4 @@ def _exchange(rng: random.Random, rma: Rma, clerk: int | None) -> bool:
 
 def _date_refund(refund: Refund, at: datetime) -> None:
     refund.paid_at = at
-    db.session.commit()
 
