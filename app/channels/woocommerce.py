@@ -29,8 +29,8 @@ from app.domain.capture import (
 )
 from app.domain.money import CENT, ZERO, money_sum
 
-# WooCommerce has no refund topic: an order.updated delivery lists the order's refunds
-# (see listed_refunds), and each refund is read from GET /orders/<id>/refunds for parse_refund.
+# WooCommerce has no refund topic: an order.updated delivery lists the order's refunds (listed_refunds,
+# amounts only); the full refund, with its lines, is what GET /orders/<id>/refunds answers (parse_refund).
 TOPICS = {
     "order.created": "order",
     "order.updated": "order",
@@ -102,13 +102,16 @@ def parse_refund(payload: dict, order_external_id: str | None = None) -> RefundD
     )
 
 
-def listed_refunds(payload: dict) -> dict[str, Decimal]:
-    """The refunds an order body lists, by refund id, with positive amounts (the order states them negative)."""
+def listed_refunds(payload: dict) -> list[RefundDraft]:
+    """The refunds an order body lists, as drafts without lines: the body gives each refund's id, reason and
+    (negative) total, not which lines it was for. Dated when the order was last modified."""
     order = object_at(payload, "body")
-    return {
-        required_text_at(refund.get("id"), f"refunds[{i}].id"): abs(money_at(refund.get("total"), f"refunds[{i}].total"))
-        for i, refund in enumerate(_objects(order, "refunds"))
-    }
+    order_id = required_text_at(order.get("id"), "id")
+    when = _modified(order) or timestamp_at(order.get("date_created_gmt"), "date_created_gmt", naive_is_utc=True)
+    return [RefundDraft(external_id=required_text_at(refund.get("id"), f"refunds[{i}].id"), order_external_id=order_id,
+                        created_at=when, lines=(), amount=abs(money_at(refund.get("total"), f"refunds[{i}].total")),
+                        reason=text_or_none(refund.get("reason")) or text_or_none(refund.get("refund")))
+            for i, refund in enumerate(_objects(order, "refunds"))]
 
 
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:

@@ -71,6 +71,7 @@ class Door:
     parse_order: Callable
     parse_cancellation: Callable | None
     parse_refund: Callable | None
+    listed_refunds: Callable | None = None  # refunds an order body lists, for channels with no refund topic
 
 
 DOORS = {
@@ -80,7 +81,7 @@ DOORS = {
                     shopify.parse_order, None, shopify.parse_refund),
     "woocommerce": Door(signatures.WOOCOMMERCE_HEADER, "X-WC-Webhook-Topic", "X-WC-Webhook-Delivery-ID",
                         woocommerce.TOPICS, signatures.verify_woocommerce,
-                        woocommerce.parse_order, woocommerce.parse_cancellation, None),
+                        woocommerce.parse_order, woocommerce.parse_cancellation, None, woocommerce.listed_refunds),
 }
 
 
@@ -223,7 +224,8 @@ def _dispatch(delivery: InboundDelivery, user_id: int | None) -> tuple[str, Orde
     code = delivery.channel.code
     if kind == "order":
         captured = record_capture(code, door.parse_order(payload), source=delivery.source, user_id=user_id)
-        return STATUS_BY_OUTCOME[captured.outcome], captured.order, ""
+        noted = _record_listed_refunds(delivery, door, payload, captured.order, user_id)
+        return STATUS_BY_OUTCOME[captured.outcome], captured.order, noted
     if kind == "cancel":
         order = record_channel_cancellation(code, door.parse_cancellation(payload), user_id=user_id)
         return "processed", order, ""
@@ -243,14 +245,39 @@ def _record_refund(delivery: InboundDelivery, refund, user_id: int | None) -> tu
     if order is None:
         raise MappingError("order_id", f"No order {refund.order_external_id} from channel {delivery.channel.code}; "
                                        "retry once the order has arrived.")
+    return "processed", order, _note_refund(delivery.channel, order, refund, user_id)
+
+
+def _record_listed_refunds(delivery: InboundDelivery, door: Door, payload: object, order: Order,
+                           user_id: int | None) -> str:
+    """Refunds an order body lists that Keel has not seen: each kept as a delivery of its own (once, by its id),
+    shown on the order, and recorded like a refund from a refund topic."""
+    if door.listed_refunds is None or order.id is None:
+        return ""
+    notes = []
+    for refund in door.listed_refunds(payload):
+        key = f"refund:{refund.external_id}"[:100]
+        if _delivery_by_key(delivery.source, delivery.channel_id, key) is not None:
+            continue
+        note = _note_refund(delivery.channel, order, refund, user_id)
+        db.session.add(InboundDelivery(
+            source=delivery.source, channel_id=delivery.channel_id, topic="refund listed on the order", delivery_id=key,
+            headers={}, body=json.dumps({"id": refund.external_id, "total": str(refund.amount), "reason": refund.reason}),
+            status="processed", order_id=order.id, received_at=utcnow(), processed_at=utcnow(),
+            resolution=f"{note} (the channel listed it on the order without its lines)"[:300]))
+        notes.append(note)
+    return "; ".join(notes)[:300]
+
+
+def _note_refund(channel: Channel, order: Order, refund, user_id: int | None) -> str:
+    """The refund as an event on the order, and a return for the lines it restocks; what to say about it."""
     amount = refund.amount + (ZERO if refund.amount else refund.shipping_refund)
     record_event("order.refund_received", "order", order.number,
                  {"order": order.number, "refund": refund.external_id, "amount": str(amount),
                   "lines": [{"sku": line.sku, "qty": line.qty, "amount": str(line.amount), "restock": line.restock}
                             for line in refund.lines]}, user_id=user_id)
-    rma = record_rma_from_channel_refund(delivery.channel.code, refund, user_id=user_id)
-    return "processed", order, f"Refund {refund.external_id}: {amount} {order.currency}" + (
-        f"; return {rma.number} opened" if rma else "")
+    rma = record_rma_from_channel_refund(channel.code, refund, user_id=user_id)
+    return f"Refund {refund.external_id}: {amount} {order.currency}" + (f"; return {rma.number} opened" if rma else "")
 
 
 @service

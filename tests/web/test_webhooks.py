@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.channels.signatures import shopify_signature, woocommerce_signature
 from app.domain.inventory import Cause, Status
 from app.extensions import db as database
-from app.models import StockMove
+from app.models import Event, StockMove
 from app.models.orders import InboundDelivery, Order
 from app.services import inventory
 from app.services.integrity import ledger_problems
@@ -288,6 +288,34 @@ def test_woocommerce_older_modification_is_ignored(client, woo_channel, world):
     late = woo_post(client, json.dumps(older).encode(), topic="order.updated", delivery="3")
     assert late.json["status"] == "stale"
     assert database.session.scalar(select(Order)).status == "cancelled"
+
+
+def test_woocommerce_refunds_listed_on_an_update_are_recorded_once_each_and_shown_on_the_order(
+        client, woo_channel, world, login_as):
+    for code in ("WC-315", "Bar3"):
+        make_sku(code)
+    database.session.commit()
+    placed = _woo_order(727, fill_skus=True)
+    woo_post(client, json.dumps(placed).encode(), delivery="1")
+    refunded = copy.deepcopy(placed)
+    refunded["date_modified_gmt"] = "2017-03-23T10:00:00"
+    refunded["refunds"] = [{"id": 801, "reason": "arrived damaged", "total": "-12.00"}]
+    answer = woo_post(client, json.dumps(refunded).encode(), topic="order.updated", delivery="2").json
+    assert answer["status"] == "processed", answer
+    again = copy.deepcopy(refunded)
+    again["date_modified_gmt"] = "2017-03-24T10:00:00"
+    again["refunds"].append({"id": 802, "reason": "", "total": "-3.50"})
+    woo_post(client, json.dumps(again).encode(), topic="order.updated", delivery="3")
+    events = database.session.scalars(select(Event).where(Event.type == "order.refund_received").order_by(Event.id)).all()
+    assert [(e.payload["refund"], e.payload["amount"]) for e in events] == [("801", "12.00"), ("802", "3.50")]
+    kept = database.session.scalars(select(InboundDelivery).where(InboundDelivery.delivery_id.like("refund:%"))
+                                    .order_by(InboundDelivery.id)).all()
+    order = database.session.scalar(select(Order))
+    assert [(d.delivery_id, d.order_id, d.status) for d in kept] == [("refund:801", order.id, "processed"),
+                                                                    ("refund:802", order.id, "processed")]
+    login_as("retail")
+    page = client.get(f"/orders/{order.id}").data.decode()
+    assert "Refund 801: 12.00 USD" in page and "Refund 802: 3.50 USD" in page
 
 
 def test_a_signed_shopify_order_shows_once_in_the_inbox_allocated(client, ipods, login_as):

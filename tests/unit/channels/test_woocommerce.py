@@ -98,9 +98,20 @@ def test_the_woocommerce_completed_order_reconciles_9_plus_20_plus_10_shipping_t
     assert (draft.ship_to.postcode, draft.ship_to.country) == ("12345-000", "BR")
 
 
-def test_an_order_lists_its_refunds_with_positive_amounts():
-    assert woocommerce.listed_refunds(fixture_order(723)) == {"726": money("10.00"), "724": money("9.00")}
-    assert woocommerce.listed_refunds(fixture_order(727)) == {}
+def test_an_order_lists_its_refunds_with_positive_amounts_and_no_lines():
+    refunds = woocommerce.listed_refunds(fixture_order(723))
+    assert [(r.external_id, r.order_external_id, r.amount, r.lines) for r in refunds] == [
+        ("726", "723", money("10.00"), ()), ("724", "723", money("9.00"), ())]
+    assert refunds[0].created_at.isoformat() == "2017-03-21T19:54:51+00:00"  # the order's last modification
+    assert woocommerce.listed_refunds(fixture_order(727)) == []
+
+
+def test_a_listed_refund_without_an_id_is_named():
+    order = fixture_order(723)
+    order["refunds"][0].pop("id")
+    with pytest.raises(MappingError) as caught:
+        woocommerce.listed_refunds(order)
+    assert caught.value.field == "refunds[0].id"
 
 
 def test_the_woocommerce_refunds_map_negative_line_quantities_and_totals_to_positive_ones():
