@@ -60,3 +60,30 @@ def scan(page, value: str, step: str | None = None) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
     page.keyboard.press("Enter")
+
+
+def pick_and_pack(page, shipment_number: str, tasks, *, after_first_item=None) -> None:
+    """Picks the open batch's (bin, item, qty) tasks by scanning, then packs the shipment unit by unit and labels it.
+
+    `after_first_item` runs once the first task's item is scanned, before its quantity is confirmed.
+    """
+    for index, (bin_code, item, qty) in enumerate(tasks):
+        expect(page.locator("[data-bin]")).to_have_text(bin_code)
+        scan(page, bin_code, "bin")
+        scan(page, item, "item")
+        if index == 0 and after_first_item:
+            after_first_item()
+        expect(page.locator("[data-step=qty]")).to_be_focused()
+        page.keyboard.press("Enter")  # the default is the line's quantity
+        expect(page.locator("[data-outcome=ok]")).to_contain_text(f"Picked {qty}")
+    expect(page.locator("text=Batch done")).to_be_visible()
+    page.click("text=Go to packing")
+    scan(page, shipment_number)
+    page.wait_for_url("**/floor/pack/*")
+    for _bin, item, qty in tasks:
+        for _ in range(qty):
+            still_to_pack = page.locator("#bench label.prompt").inner_text()
+            scan(page, item, "pack")
+            expect(page.locator("#bench label.prompt", has_text=still_to_pack)).to_have_count(0)
+    page.click("text=Close and label")
+    expect(page.locator("[data-outcome=ok]")).to_contain_text("Packed and labelled")

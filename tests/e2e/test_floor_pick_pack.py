@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db as _db
 from app.models.warehouse_ops import PickBatch
-from tests.e2e.conftest import scan, sign_in
+from tests.e2e.conftest import pick_and_pack, scan, sign_in
 from tests.services.test_carriers import released_floor
 
 pytestmark = pytest.mark.browser
@@ -25,28 +25,9 @@ def test_an_associate_picks_and_packs_a_wave_with_a_scanner_on_a_phone(page, mak
     page.goto(page.base_url + "/floor/pick")
     scan(page, number)
     page.wait_for_url(f"**/floor/pick/{batch_id}")
-    first_bin = tasks[0][0]
     scan(page, "Z9-9", "bin")  # the wrong bin is refused and the prompt stays
     expect(page.locator("[data-outcome=refused]")).to_contain_text("Wrong bin")
-    for bin_code, item, qty in tasks:
-        expect(page.locator("[data-bin]")).to_have_text(bin_code)
-        scan(page, bin_code, "bin")
-        scan(page, item, "item")
-        expect(page.locator("[data-step=qty]")).to_be_focused()
-        page.keyboard.press("Enter")  # the default is the line's quantity
-        expect(page.locator("[data-outcome=ok]")).to_contain_text(f"Picked {qty}")
-    expect(page.locator("text=Batch done")).to_be_visible()
-    assert first_bin
-    page.click("text=Go to packing")
-    scan(page, shipment_number)
-    page.wait_for_url("**/floor/pack/*")
-    for _bin, item, qty in tasks:
-        for _ in range(qty):
-            still_to_pack = page.locator("#bench label.prompt").inner_text()
-            scan(page, item, "pack")
-            expect(page.locator("#bench label.prompt", has_text=still_to_pack)).to_have_count(0)
-    page.click("text=Close and label")
-    expect(page.locator("[data-outcome=ok]")).to_contain_text("Packed and labelled")
+    pick_and_pack(page, shipment_number, tasks)
     with page.expect_popup() as popup:
         page.click("text=Print label")
     assert popup.value.url.endswith(".pdf") or "/shipments/documents/" in popup.value.url

@@ -26,7 +26,7 @@ from app.services import inventory, ledger
 from app.services.integrity import ledger_problems
 from app.services.settings import set_setting
 from tests.conftest import SHARED
-from tests.e2e.conftest import scan, sign_in
+from tests.e2e.conftest import pick_and_pack, scan, sign_in
 from tests.factories import make_rate_tables
 from tests.services.test_carriers import make_boxes
 
@@ -144,28 +144,8 @@ def test_an_order_goes_from_webhook_to_refund_and_the_kpis_move(page, warehouse_
     page.goto(page.base_url + "/floor/pick")
     scan(page, batch_number)
     page.wait_for_url(f"**/floor/pick/{batch_id}")
-    for bin_code, item, qty in tasks:
-        expect(page.locator("[data-bin]")).to_have_text(bin_code)
-        scan(page, bin_code, "bin")
-        scan(page, item, "item")
-        if (bin_code, item, qty) == tasks[0]:
-            _shot(page, 4, "pick-phone")
-        expect(page.locator("[data-step=qty]")).to_be_focused()
-        page.keyboard.press("Enter")
-        expect(page.locator("[data-outcome=ok]")).to_contain_text(f"Picked {qty}")
-    expect(page.locator("text=Batch done")).to_be_visible()
-
     # 5. ... packs it, closes the carton and the label prints.
-    page.click("text=Go to packing")
-    scan(page, shipment_number)
-    page.wait_for_url("**/floor/pack/*")
-    for _bin, item, qty in tasks:
-        for _ in range(qty):
-            still_to_pack = page.locator("#bench label.prompt").inner_text()
-            scan(page, item, "pack")
-            expect(page.locator("#bench label.prompt", has_text=still_to_pack)).to_have_count(0)
-    page.click("text=Close and label")
-    expect(page.locator("[data-outcome=ok]")).to_contain_text("Packed and labelled")
+    pick_and_pack(page, shipment_number, tasks, after_first_item=lambda: _shot(page, 4, "pick-phone"))
     _shot(page, 5, "pack-phone")
     label_href = page.locator("a", has_text="Print label").first.get_attribute("href")
     label = page.request.get(page.base_url + label_href if label_href.startswith("/") else label_href)
