@@ -952,3 +952,37 @@ def register_finance() -> None:
         event.listen(Session, "before_flush", _refuse_changes_to_the_journal)
         event.listen(Session, "after_rollback", _forget_cached_chart)
         event.listen(Session, "after_commit", _forget_checked_periods)
+
+
+# --- vendor claims: the supplier's credit ---------------------------------------------------------------------
+
+VENDOR_CLAIM_SOURCE = "vendor_claim"
+
+
+def vendor_claim_receivable(claim_number: str) -> Decimal:
+    """What the books hold against the supplier for one vendor claim: the cost its units went back at, less credits."""
+    accounts = ensure_chart()
+    return from_minor(db.session.scalar(
+        select(minor_sum(JournalLine.debit) - minor_sum(JournalLine.credit)).join(JournalEntry)
+        .where(JournalLine.account_id == accounts[Acct.SUPPLIER_CLAIMS],
+               JournalEntry.source_type == VENDOR_CLAIM_SOURCE, JournalEntry.source_id == claim_number)))
+
+
+def post_vendor_claim_credit(claim_number: str, *, credited: Decimal, supplier_name: str, reference: str,
+                             user_id: int | None = None, **dims) -> JournalEntry | None:
+    """Post a supplier's settlement of a vendor claim in the caller's transaction (one entry); never commits.
+
+    Dr Accounts payable with the credit (it offsets the supplier's bills), Cr Supplier claims receivable with
+    what the units went back at; a shortfall (a refused or part-credited claim) is written off (Dr Stock
+    write-offs, carrying the order the goods came back on), a credit above that cost is price variance (Cr).
+    `dims` (sku_id, warehouse_id, order_id, channel_id, qty) go on the claim, write-off and variance lines.
+    """
+    receivable = vendor_claim_receivable(claim_number)
+    shortfall = receivable - credited
+    label = f"{claim_number} ({supplier_name} {reference})".strip()
+    return post_entry([debit(Acct.PAYABLE, credited, f"Credit from {supplier_name} for {claim_number}"),
+                       debit(Acct.WRITE_OFFS, max(shortfall, ZERO), f"Not credited on {label}", **dims),
+                       credit(Acct.PRICE_VARIANCE, max(-shortfall, ZERO), f"Credited above cost on {label}", **dims),
+                       credit(Acct.SUPPLIER_CLAIMS, receivable, f"Settled {label}", **dims)],
+                      kind="vendor_claim_credit", source_type=VENDOR_CLAIM_SOURCE, source_id=claim_number,
+                      memo=f"Vendor claim {label} settled: {credited} credited", user_id=user_id)
