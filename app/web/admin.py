@@ -1,6 +1,7 @@
 """Administration screens: people and tokens, audit log, webhooks, scheduled jobs, settings and master data."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
@@ -45,6 +46,15 @@ def _back(endpoint: str, message: str | None = None, error: DomainError | None =
     elif message:
         flash(message)
     return go_to(url_for(endpoint, **values))
+
+
+def _attempt(action: Callable[[], object], endpoint: str, message: str | Callable[[object], str], **values):
+    """One service call, then back to `endpoint` flashing its refusal or `message` (text, or made from its result)."""
+    try:
+        result = action()
+    except DomainError as exc:
+        return _back(endpoint, error=exc, **values)
+    return _back(endpoint, message(result) if callable(message) else message, **values)
 
 
 def _tz() -> str:
@@ -98,20 +108,15 @@ def user_detail(user_id: int):
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_user_active(user_id: int):
     active = request.form.get("active") == "1"
-    try:
-        user = admin.set_user_active(user_id, active, acting_user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.user_detail", error=exc, user_id=user_id)
-    return _back("admin.user_detail", f"{user.username} is {'active' if active else 'deactivated'}.", user_id=user_id)
+    return _attempt(lambda: admin.set_user_active(user_id, active, acting_user_id=current_user.id), "admin.user_detail",
+                    lambda user: f"{user.username} is {'active' if active else 'deactivated'}.", user_id=user_id)
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 def change_role(user_id: int):
-    try:
-        user = admin.change_role(user_id, request.form.get("role", ""), acting_user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.user_detail", error=exc, user_id=user_id)
-    return _back("admin.user_detail", f"{user.username} is now {ROLE_TITLES[Role(user.role)].lower()}.", user_id=user_id)
+    return _attempt(lambda: admin.change_role(user_id, request.form.get("role", ""), acting_user_id=current_user.id),
+                    "admin.user_detail", lambda user: f"{user.username} is now {ROLE_TITLES[Role(user.role)].lower()}.",
+                    user_id=user_id)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -227,23 +232,17 @@ def rotate_subscription_secret(subscription_id: int):
 
 @bp.route("/webhooks/<int:subscription_id>/ping", methods=["POST"])
 def ping_subscription(subscription_id: int):
-    try:
-        ping = outbox.send_ping(subscription_id, user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.subscription", error=exc, subscription_id=subscription_id)
-    return _back("admin.subscription", f"Ping queued as event {ping.id}; it goes out with the next delivery run.",
-                 subscription_id=subscription_id)
+    return _attempt(lambda: outbox.send_ping(subscription_id, user_id=current_user.id), "admin.subscription",
+                    lambda ping: f"Ping queued as event {ping.id}; it goes out with the next delivery run.",
+                    subscription_id=subscription_id)
 
 
 @bp.route("/webhooks/<int:subscription_id>/backfill", methods=["POST"])
 def backfill_subscription(subscription_id: int):
     after = _id(request.form.get("after", "").strip())
-    try:
-        added = outbox.backfill(subscription_id, after if after is not None else -1)
-    except DomainError as exc:
-        return _back("admin.subscription", error=exc, subscription_id=subscription_id)
-    return _back("admin.subscription", f"{added} earlier events queued for this subscription.",
-                 subscription_id=subscription_id)
+    return _attempt(lambda: outbox.backfill(subscription_id, after if after is not None else -1), "admin.subscription",
+                    lambda added: f"{added} earlier events queued for this subscription.",
+                    subscription_id=subscription_id)
 
 
 @bp.route("/webhooks/<int:subscription_id>/delete", methods=["POST"])
@@ -292,11 +291,8 @@ def delivery(delivery_id: int):
 
 @bp.route("/deliveries/<int:delivery_id>/replay", methods=["POST"])
 def replay_delivery(delivery_id: int):
-    try:
-        outbox.replay_delivery(delivery_id)
-    except DomainError as exc:
-        return _back("admin.delivery", error=exc, delivery_id=delivery_id)
-    return _back("admin.delivery", "Queued to be sent again with the next delivery run.", delivery_id=delivery_id)
+    return _attempt(lambda: outbox.replay_delivery(delivery_id), "admin.delivery",
+                    "Queued to be sent again with the next delivery run.", delivery_id=delivery_id)
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------------------
@@ -316,29 +312,20 @@ def job_runs():
 
 @bp.route("/jobs/<job_id>/run", methods=["POST"])
 def run_job(job_id: str):
-    try:
-        scheduling.start_job_now(current_app._get_current_object(), job_id, user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.jobs", error=exc)
-    return _back("admin.jobs", f"{job_id} started; its run appears below when it finishes.")
+    return _attempt(lambda: scheduling.start_job_now(current_app._get_current_object(), job_id, user_id=current_user.id),
+                    "admin.jobs", f"{job_id} started; its run appears below when it finishes.")
 
 
 @bp.route("/jobs/<job_id>/pause", methods=["POST"])
 def pause_job(job_id: str):
-    try:
-        scheduling.pause_job(job_id, user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.jobs", error=exc)
-    return _back("admin.jobs", f"{job_id} is paused until you resume it.")
+    return _attempt(lambda: scheduling.pause_job(job_id, user_id=current_user.id), "admin.jobs",
+                    f"{job_id} is paused until you resume it.")
 
 
 @bp.route("/jobs/<job_id>/resume", methods=["POST"])
 def resume_job(job_id: str):
-    try:
-        scheduling.resume_job(job_id, user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.jobs", error=exc)
-    return _back("admin.jobs", f"{job_id} runs on its schedule again.")
+    return _attempt(lambda: scheduling.resume_job(job_id, user_id=current_user.id), "admin.jobs",
+                    f"{job_id} runs on its schedule again.")
 
 
 # --- settings and ownership ----------------------------------------------------------------------------------
@@ -367,11 +354,8 @@ def settings():
 
 @bp.route("/settings/<key>/reset", methods=["POST"])
 def reset_setting(key: str):
-    try:
-        admin.reset_setting(key[:80], user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.settings", error=exc)
-    return _back("admin.settings", f"{key} is back to its default.")
+    return _attempt(lambda: admin.reset_setting(key[:80], user_id=current_user.id), "admin.settings",
+                    f"{key} is back to its default.")
 
 
 @bp.route("/ownership", methods=["POST"])
@@ -497,12 +481,9 @@ def set_location_active(location_id: int):
     location = db.session.get(Location, location_id) or abort(404)
     warehouse_id = location.warehouse_id
     active = request.form.get("active") == "1"
-    try:
-        admin.set_location_active(location_id, active, user_id=current_user.id)
-    except DomainError as exc:
-        return _back("admin.edit_warehouse", error=exc, warehouse_id=warehouse_id)
-    return _back("admin.edit_warehouse", f"{location.code} is {'in use' if active else 'out of use'}.",
-                 warehouse_id=warehouse_id)
+    return _attempt(lambda: admin.set_location_active(location_id, active, user_id=current_user.id),
+                    "admin.edit_warehouse", lambda _location: f"{location.code} is {'in use' if active else 'out of use'}.",
+                    warehouse_id=warehouse_id)
 
 
 def _channel_page(channel, form=None, errors=None, ranking=None, status=200, secret=None):
