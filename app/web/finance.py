@@ -73,6 +73,21 @@ def _money_field(form: dict, name: str, errors: dict, *, required: bool = True) 
         return None
 
 
+def _date_field(form: dict, name: str, errors: dict) -> date | None:
+    if not form.get(name):
+        return None
+    try:
+        return date.fromisoformat(form[name])
+    except ValueError:
+        errors[name] = "Enter the date as YYYY-MM-DD."
+        return None
+
+
+def _refusal(exc: DomainError, field: str) -> dict[str, str]:
+    """A service's refusal as form errors: its own per field, or its message on its field (else `field`)."""
+    return exc.errors if isinstance(exc, ValidationError) else {exc.field or field: exc.message}
+
+
 # --- journal -------------------------------------------------------------------------------------------------
 
 JOURNAL_DIMENSIONS = {"order": "order_id", "sku": "sku_id", "channel": "channel_id", "warehouse": "warehouse_id"}
@@ -313,21 +328,14 @@ def _record_payment():
     if order is None:
         errors["order"] = "No order with that number." if form["order"] else "Enter the order number."
     amount = _money_field(form, "amount", errors)
-    received_on = None
-    if form["received_on"]:
-        try:
-            received_on = date.fromisoformat(form["received_on"])
-        except ValueError:
-            errors["received_on"] = "Enter the date as YYYY-MM-DD."
+    received_on = _date_field(form, "received_on", errors)
     if errors:
         return _payments_page(form, errors, 422, "Please correct the highlighted fields.")
     try:
         payment = finance.record_payment(order.id, amount, form["reference"], received_on=received_on,
                                          user_id=current_user.id)
-    except ValidationError as exc:
-        return _payments_page(form, exc.errors, 422, exc.message)
     except DomainError as exc:
-        return _payments_page(form, {exc.field or "amount": exc.message}, 422, exc.message)
+        return _payments_page(form, _refusal(exc, "amount"), 422, exc.message)
     flash(f"Payment {payment.number} of {payment.amount} recorded for {order.number}.")
     return go_to(url_for("finance.payments"))
 
@@ -586,11 +594,7 @@ def _record_supplier_invoice():
         errors["receipt"] = "Choose the receipt being invoiced."
     amount = _money_field(form, "amount", errors)
     tax = _money_field(form, "tax", errors, required=False) or Decimal("0")
-    invoice_date = None
-    try:
-        invoice_date = date.fromisoformat(form["invoice_date"]) if form["invoice_date"] else None
-    except ValueError:
-        errors["invoice_date"] = "Enter the date as YYYY-MM-DD."
+    invoice_date = _date_field(form, "invoice_date", errors)
     supplier_id = int(form["supplier"]) if form["supplier"].isascii() and form["supplier"].isdigit() else None
     if errors:
         return _supplier_invoices_page(form, errors, 422, "Please correct the highlighted fields.")
@@ -598,10 +602,8 @@ def _record_supplier_invoice():
         bill = finance.record_supplier_invoice(receipt_type=receipt_type, receipt_ref=receipt_ref, supplier_id=supplier_id,
                                                reference=form["reference"], amount=amount, tax=tax,
                                                invoice_date=invoice_date, user_id=current_user.id)
-    except ValidationError as exc:
-        return _supplier_invoices_page(form, exc.errors, 422, exc.message)
     except DomainError as exc:
-        return _supplier_invoices_page(form, {exc.field or "amount": exc.message}, 422, exc.message)
+        return _supplier_invoices_page(form, _refusal(exc, "amount"), 422, exc.message)
     flash(f"{bill.number}: {bill.supplier.name} invoice {bill.reference} recorded; price variance {bill.variance}.")
     return go_to(url_for("finance.supplier_invoices"))
 
