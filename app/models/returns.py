@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -214,9 +214,11 @@ class RefurbishTask(db.Model):
 
 
 class VendorClaim(db.Model):
-    """A claim against a supplier for faulty units, with the purchase order they came on when known."""
+    """A claim against a supplier for faulty units: opened at inspection, sent back with the supplier's reference,
+    settled with what the supplier credited."""
 
     __tablename__ = "vendor_claims"
+    __table_args__ = (Index("ix_vendor_claims_status_supplier", "status", "supplier_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)
@@ -230,7 +232,23 @@ class VendorClaim(db.Model):
     defect: Mapped[str] = mapped_column(String(300), default="")
     status: Mapped[str] = mapped_column(String(12), default="open")  # open, sent, settled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reference: Mapped[str] = mapped_column(String(60), default="", index=True)  # the supplier's RMA or claim number
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    credited: Mapped[Decimal | None] = mapped_column(Money(2))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
 
     rma: Mapped[Rma] = relationship()
+    unit: Mapped[RmaUnit] = relationship()
     supplier: Mapped[Supplier] = relationship()
     sku: Mapped[Sku] = relationship()
+    sent_by: Mapped[User | None] = relationship(foreign_keys=[sent_by_id])
+    settled_by: Mapped[User | None] = relationship(foreign_keys=[settled_by_id])
+
+    @property
+    def claimed(self) -> Decimal:
+        """What the claim asks the supplier for: units at their cost, to the cent."""
+        return (self.unit_cost * self.qty).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

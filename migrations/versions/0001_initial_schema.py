@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 23:43:05.368640
+Create Date: 2026-11-27 00:58:56.006896
 
 """
 from alembic import op
@@ -1684,8 +1684,19 @@ def upgrade():
     sa.Column('defect', sa.String(length=300), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reference', sa.String(length=60), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.Column('credited', sa.BigInteger(), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('settled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('settled_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_vendor_claims_entry_id_journal_entries')),
     sa.ForeignKeyConstraint(['rma_id'], ['rmas.id'], name=op.f('fk_vendor_claims_rma_id_rmas')),
     sa.ForeignKeyConstraint(['rma_unit_id'], ['rma_units.id'], name=op.f('fk_vendor_claims_rma_unit_id_rma_units')),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['users.id'], name=op.f('fk_vendor_claims_sent_by_id_users')),
+    sa.ForeignKeyConstraint(['settled_by_id'], ['users.id'], name=op.f('fk_vendor_claims_settled_by_id_users')),
     sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_vendor_claims_sku_id_skus')),
     sa.ForeignKeyConstraint(['supplier_id'], ['suppliers.id'], name=op.f('fk_vendor_claims_supplier_id_suppliers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor_claims')),
@@ -1693,7 +1704,9 @@ def upgrade():
     sa.UniqueConstraint('rma_unit_id', name=op.f('uq_vendor_claims_rma_unit_id'))
     )
     with op.batch_alter_table('vendor_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vendor_claims_reference'), ['reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_vendor_claims_rma_id'), ['rma_id'], unique=False)
+        batch_op.create_index('ix_vendor_claims_status_supplier', ['status', 'supplier_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_vendor_claims_supplier_id'), ['supplier_id'], unique=False)
 
     op.create_table('pick_scans',
@@ -1758,7 +1771,9 @@ def downgrade():
     op.drop_table('pick_scans')
     with op.batch_alter_table('vendor_claims', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vendor_claims_supplier_id'))
+        batch_op.drop_index('ix_vendor_claims_status_supplier')
         batch_op.drop_index(batch_op.f('ix_vendor_claims_rma_id'))
+        batch_op.drop_index(batch_op.f('ix_vendor_claims_reference'))
 
     op.drop_table('vendor_claims')
     with op.batch_alter_table('refurbish_tasks', schema=None) as batch_op:
