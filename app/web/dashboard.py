@@ -24,7 +24,7 @@ def home():
                "others_waiting": sum(min(s.count, exceptions.COUNT_CAP) for s in queues
                                      if s.queue.owner != role and role != Role.ADMIN),
                "others_capped": any(s.capped for s in queues if s.queue.owner != role and role != Role.ADMIN),
-               "operations": may_open("operations.board")}
+               "operations": may_open("operations.board"), "fifo_link": may_open("finance.valuation")}
     context.update(tile_context(kpis.current_readings(kpis.kpis_owned_by(role))))
     if context["show_stock"]:
         context.update(_stock())
