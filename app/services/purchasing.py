@@ -9,9 +9,11 @@ in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -54,6 +56,7 @@ RECEIVABLE = (SENT, CONFIRMED, PARTIALLY_RECEIVED, RECEIVED)
 NOTIFIABLE = (SENT, CONFIRMED, PARTIALLY_RECEIVED)
 MAX_UNIT_COST = Decimal("1000000")
 MAX_LINES = 500
+Activatable = TypeVar("Activatable", Supplier, Warehouse)
 
 
 @dataclass(frozen=True)
@@ -267,21 +270,20 @@ def _check_packs(supplier: Supplier, lines: list[PurchaseOrderLine], inputs: lis
 
 
 def _active_supplier(supplier_id: int) -> Supplier:
-    supplier = db.session.get(Supplier, supplier_id) if isinstance(supplier_id, int) else None
-    if supplier is None:
-        raise NotFound("No such supplier.", field="supplier")
-    if not supplier.active:
-        raise ValidationError(f"{supplier.name} is not an active supplier.", field="supplier")
-    return supplier
+    return _active(Supplier, supplier_id, "supplier", lambda supplier: f"{supplier.name} is not an active supplier.")
 
 
 def _active_warehouse(warehouse_id: int) -> Warehouse:
-    warehouse = db.session.get(Warehouse, warehouse_id) if isinstance(warehouse_id, int) else None
-    if warehouse is None:
-        raise NotFound("No such warehouse.", field="warehouse")
-    if not warehouse.active:
-        raise ValidationError(f"Warehouse {warehouse.code} is not active.", field="warehouse")
-    return warehouse
+    return _active(Warehouse, warehouse_id, "warehouse", lambda warehouse: f"Warehouse {warehouse.code} is not active.")
+
+
+def _active(model: type[Activatable], record_id: int, field: str, inactive: Callable[[Activatable], str]) -> Activatable:
+    record = db.session.get(model, record_id) if isinstance(record_id, int) else None
+    if record is None:
+        raise NotFound(f"No such {field}.", field=field)
+    if not record.active:
+        raise ValidationError(inactive(record), field=field)
+    return record
 
 
 def _terms_text(supplier: Supplier) -> str:

@@ -100,6 +100,29 @@ def test_a_draft_refuses_broken_packs_short_minimums_and_unknown_costs_naming_ea
     assert purchasing.PurchaseOrder.query.count() == 0
 
 
+def test_a_draft_refuses_an_unknown_or_inactive_supplier_or_warehouse_naming_the_field(world):
+    supplier = make_supplier()
+    offer(supplier, world.skus["MUG"])
+    line = [LineInput(world.skus["MUG"].id, 1, None)]
+    with pytest.raises(NotFound, match="No such supplier") as raised:
+        purchasing.draft_purchase_order(999_999, world.warehouses["EAST"].id, line, user_id=None)
+    assert raised.value.field == "supplier"
+    with pytest.raises(NotFound, match="No such warehouse") as raised:
+        purchasing.draft_purchase_order(supplier.id, "EAST", line, user_id=None)
+    assert raised.value.field == "warehouse"
+    world.warehouses["EAST"].active = False
+    database.session.commit()
+    with pytest.raises(ValidationError) as raised:
+        purchasing.draft_purchase_order(supplier.id, world.warehouses["EAST"].id, line, user_id=None)
+    assert raised.value.errors == {"warehouse": "Warehouse EAST is not active."}
+    supplier.active = False
+    database.session.commit()
+    with pytest.raises(ValidationError) as raised:
+        purchasing.draft_purchase_order(supplier.id, world.warehouses["WEST"].id, line, user_id=None)
+    assert raised.value.errors == {"supplier": "Acme Supplies is not an active supplier."}
+    assert purchasing.PurchaseOrder.query.count() == 0
+
+
 def test_the_same_sku_twice_becomes_one_line(world):
     supplier = make_supplier()
     po = draft_po(world, supplier, [("CAP", 4, "3.00"), ("CAP", 6, "3.00")])
