@@ -41,6 +41,7 @@ NAV: list[NavItem] = [
     NavItem("Inspect", "returns.inspect_queue", "Returns"),
     NavItem("Refunds", "returns.refunds", "Returns"),
     NavItem("Refurbish", "returns.refurbish", "Returns"),
+    NavItem("Vendor claims", "vendor_claims.claims", "Returns"),
     NavItem("Return analytics", "returns.analytics", "Returns"),
     NavItem("Return policies", "returns.policies", "Returns"),
     NavItem("Journal", "finance.journal", "Finance"),

@@ -12,6 +12,7 @@ from app.models.types import utcnow
 from app.services import approvals, queries, return_analytics, return_queries, returns
 from app.services.returns import UnitDecision
 from app.web.guard import guarded_blueprint
+from app.web.kpis import may_open
 from app.web.render import go_to, page
 
 bp = guarded_blueprint("returns", __name__, {Role.RETURNS, Role.RETAIL, Role.ADMIN})
@@ -55,7 +56,8 @@ def rmas():
 def rma_detail(rma_id: int):
     rma = return_queries.rma_detail(rma_id) or abort(404)
     return page("returns/detail.html", rma=rma, timeline=return_queries.timeline(rma),
-                claims=return_queries.claims_for(rma), tasks=return_queries.refurbish_tasks_for(rma), **VOCABULARY)
+                claims=return_queries.claims_for(rma), tasks=return_queries.refurbish_tasks_for(rma),
+                may_open_claims=may_open("vendor_claims.claims"), **VOCABULARY)
 
 
 @bp.route("/returns/<int:rma_id>/label.pdf")
