@@ -1,6 +1,8 @@
 """The warehouse floor on a phone: scan-driven picking, packing and ship confirm, blind cycle counts."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -28,6 +30,14 @@ def _warehouse_id(code: str | None) -> int | None:
     return next((w.id for w in _warehouses() if w.code == code), None)
 
 
+def _outcome(action: Callable[[], picking.ScanOutcome]) -> picking.ScanOutcome:
+    """What a scan or bench action did, with a refusal shown on the prompt rather than raised."""
+    try:
+        return action()
+    except DomainError as exc:
+        return picking.ScanOutcome(False, exc.message)
+
+
 # --- picking -----------------------------------------------------------------------------------------------------
 
 @bp.route("/floor/pick")
@@ -53,10 +63,7 @@ def pick(batch_id: int):
 def pick_scan(batch_id: int):
     code = request.form.get("code", "")[:100]
     task_id = request.form.get("task_id", type=int)
-    try:
-        outcome = picking.scan_pick(batch_id, code, user_id=current_user.id, task_id=task_id)
-    except DomainError as exc:
-        outcome = picking.ScanOutcome(False, exc.message)
+    outcome = _outcome(lambda: picking.scan_pick(batch_id, code, user_id=current_user.id, task_id=task_id))
     batch = picking.get_batch(batch_id)
     return page("floor/pick.html", "prompt", batch=batch, task=picking.current_task(batch), outcome=outcome)
 
@@ -102,22 +109,17 @@ def pack(shipment_id: int):
 
 @bp.route("/floor/pack/<int:shipment_id>/scan", methods=["POST"])
 def pack_scan(shipment_id: int):
-    try:
-        outcome = packing.scan_pack(shipment_id, request.form.get("code", "")[:100], user_id=current_user.id)
-    except DomainError as exc:
-        outcome = picking.ScanOutcome(False, exc.message)
-    return _bench(shipment_id, outcome)
+    code = request.form.get("code", "")[:100]
+    return _bench(shipment_id, _outcome(lambda: packing.scan_pack(shipment_id, code, user_id=current_user.id)))
 
 
 @bp.route("/floor/pack/<int:shipment_id>/box", methods=["POST"])
 def pack_box(shipment_id: int):
-    try:
+    def change_box() -> picking.ScanOutcome:
         package = packing.change_box(request.form.get("package_id", type=int) or 0, request.form.get("box", ""),
                                      user_id=current_user.id)
-        outcome = picking.ScanOutcome(True, f"Carton {package.seq} is now a {package.box_type.name}.")
-    except DomainError as exc:
-        outcome = picking.ScanOutcome(False, exc.message)
-    return _bench(shipment_id, outcome)
+        return picking.ScanOutcome(True, f"Carton {package.seq} is now a {package.box_type.name}.")
+    return _bench(shipment_id, _outcome(change_box))
 
 
 @bp.route("/floor/pack/<int:shipment_id>/close", methods=["POST"])

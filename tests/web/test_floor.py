@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from app.extensions import db as _db
 from app.models.warehouse_ops import CountTask
+from app.services import shipping
 from tests.services.test_carriers import put_stock, released_floor
 
 HX = {"HX-Request": "true"}
@@ -47,6 +48,11 @@ def test_pack_and_ship_through_the_screens(client, login_as, world):
     assert b"Carton 1" in bench.data and b"Scan each item" in bench.data
     refused = client.post(f"/floor/pack/{shipment.id}/scan", data={"code": "CAP"}, headers=HX)
     assert b"not needed" in refused.data
+    package = shipping.packages_of(shipment)[0]
+    changed = client.post(f"/floor/pack/{shipment.id}/box", data={"package_id": package.id, "box": "L"}, headers=HX)
+    assert b"Carton 1 is now a Large carton" in changed.data
+    unknown = client.post(f"/floor/pack/{shipment.id}/box", data={"package_id": package.id, "box": "NOPE"}, headers=HX)
+    assert b"Choose a box from the list" in unknown.data
     assert b"Close and label" in client.post(f"/floor/pack/{shipment.id}/scan", data={"code": "MUG"}, headers=HX).data
     closed = client.post(f"/floor/pack/{shipment.id}/close", headers=HX)
     assert b"Packed and labelled" in closed.data and b"Print label" in closed.data
