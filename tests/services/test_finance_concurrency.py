@@ -2,7 +2,6 @@
 distinct FIFO units; payments recorded at once get consecutive payment numbers; the books still balance."""
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from app.models.finance import Invoice, Payment
 from app.services import finance, ledger, orders
 from app.services.finance_reports import trial_balance
 from app.services.valuation import valuation_problems
+from tests.concurrency import race
 from tests.services.test_finance_flows import place_order, receive, ship
 
 pytestmark = pytest.mark.postgres
@@ -24,27 +24,7 @@ def _race(app, work, items) -> list[str]:
     for kind in Outside:  # virtual locations are made on first use; make them before the race
         ledger.outside(kind)
     db.session.commit()
-    outcomes: list[str] = []
-    start = threading.Barrier(len(items))
-
-    def worker(item):
-        from app.extensions import db
-        with app.app_context():
-            start.wait()
-            try:
-                work(item)
-                outcomes.append("ok")
-            except Exception as exc:  # a deadlock or a duplicate number is a failure of the books
-                outcomes.append(f"error: {exc!r}")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(item,)) for item in items]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return outcomes
+    return race(app, items, work)  # a deadlock or a duplicate number is a failure of the books
 
 
 def test_shipments_shipping_at_once_get_consecutive_invoice_numbers_and_distinct_fifo_units(app, world):
@@ -60,7 +40,7 @@ def test_shipments_shipping_at_once_get_consecutive_invoice_numbers_and_distinct
         ship(db.session.get(Shipment, shipment_id))
 
     outcomes = _race(app, ship_one, shipment_ids)
-    assert outcomes == ["ok"] * WORKERS, outcomes
+    assert outcomes == ["done"] * WORKERS, outcomes
     from app.extensions import db
     numbers = sorted(db.session.scalars(select(Invoice.sequence)))
     assert numbers == list(range(1, WORKERS + 1))
@@ -84,7 +64,7 @@ def test_payments_recorded_at_once_get_consecutive_numbers(app, world):
         order_ids.append(order.id)
 
     outcomes = _race(app, lambda order_id: finance.record_payment(order_id, Decimal("10.00"), "TRANSFER"), order_ids)
-    assert outcomes == ["ok"] * WORKERS, outcomes
+    assert outcomes == ["done"] * WORKERS, outcomes
     from app.extensions import db
     numbers = sorted(int(n.split("-")[1]) for n in db.session.scalars(select(Payment.number)))
     assert numbers == list(range(1, WORKERS + 1)) and trial_balance().balanced

@@ -1,7 +1,6 @@
 """Real concurrency on PostgreSQL: fifty orders captured at once compete for ten units."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -14,6 +13,7 @@ from app.models import StockBalance
 from app.models.orders import Order, OrderLine
 from app.services import inventory, orders
 from app.services.integrity import ledger_problems
+from tests.concurrency import race
 
 pytestmark = pytest.mark.postgres
 WORKERS = 50
@@ -34,24 +34,9 @@ def test_fifty_concurrent_orders_for_ten_units_allocate_exactly_ten(app, world):
     sku_id = world.skus["TEE-M"].id
     for bin_code, qty in (("E0-1", 4), ("E1-2", 3), ("W0-1", 3)):
         inventory.receive_stock(sku_id, world.bins[bin_code].id, qty, cause=Cause("po", "PO-1"))
-    outcomes: list[str] = []
-    start = threading.Barrier(WORKERS)
-
-    def worker(n: int):
-        with app.app_context():
-            start.wait()
-            try:
-                outcomes.append(orders.capture_order("WEB", one_unit_order(n), source="api").order.status)
-            except Exception as exc:  # any error (deadlock, serialization, unique violation) is a failure
-                outcomes.append(f"error: {exc!r}")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    # any error (deadlock, serialization, unique violation) is a failure
+    outcomes = race(app, range(WORKERS),
+                    lambda n: orders.capture_order("WEB", one_unit_order(n), source="api").order.status)
     assert not [o for o in outcomes if o.startswith("error")], outcomes
     assert outcomes.count("allocated") == 10 and outcomes.count("backordered") == WORKERS - 10
     assert db.session.scalar(select(func.sum(OrderLine.qty_allocated))) == 10

@@ -1,8 +1,6 @@
 """Real concurrency on PostgreSQL: receipts racing on one purchase order, buyers racing to draft one suggestion."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,41 +11,19 @@ from app.models.purchasing import PurchaseOrder, PurchaseOrderLine, Replenishmen
 from app.services import purchasing, replenishment
 from app.services.integrity import ledger_problems
 from app.services.purchasing import ReceiveInput
+from tests.concurrency import race
 from tests.services.test_purchasing import make_supplier, offer, on_dock, sent_po
 from tests.services.test_replenishment import steady_demand
 
 pytestmark = pytest.mark.postgres
 
 
-def race(app, count: int, work) -> list[str]:
-    outcomes: list[str] = []
-    start = threading.Barrier(count)
-
-    def worker(n: int):
-        with app.app_context():
-            start.wait()
-            try:
-                work(n)
-                outcomes.append("done")
-            except DomainError as exc:
-                outcomes.append(type(exc).__name__)
-            except Exception as exc:  # a deadlock or lost update is a failure
-                outcomes.append(f"error: {exc!r}")
-            finally:
-                database.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
-
-
 def test_ten_receipts_racing_on_one_order_count_every_unit_once_and_stop_at_the_tolerance(app, world):
     po = sent_po(world, make_supplier(), [("MUG", 50, "2.00")])
     po_id, mug = po.id, world.skus["MUG"].id
-    outcomes = race(app, 10, lambda n: purchasing.receive_purchase_order(po_id, [ReceiveInput(mug, 6)], user_id=None))
+    outcomes = race(app, range(10),
+                    lambda n: purchasing.receive_purchase_order(po_id, [ReceiveInput(mug, 6)], user_id=None),
+                    refusals=(DomainError,))
     database.session.expire_all()
     line = database.session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po_id)).one()
     # 55 units are allowed (10% over 50): nine receipts of 6 fit, the tenth is refused
@@ -62,6 +38,7 @@ def test_two_buyers_drafting_the_same_suggestion_make_one_order(app, world):
     steady_demand(world, days=30)
     run = replenishment.run_replenishment()
     line_id = database.session.scalars(select(ReplenishmentLine.id).where(ReplenishmentLine.run_id == run.id)).one()
-    outcomes = race(app, 2, lambda n: replenishment.draft_from_suggestions([line_id], user_id=None))
+    outcomes = race(app, range(2), lambda n: replenishment.draft_from_suggestions([line_id], user_id=None),
+                    refusals=(DomainError,))
     assert sorted(outcomes) == ["ValidationError", "done"], outcomes
     assert database.session.scalar(select(func.count(PurchaseOrder.id))) == 1
