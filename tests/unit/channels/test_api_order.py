@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from app.channels.api_order import ORDER_SCHEMA, parse_api_order
 from app.domain.capture import MappingError
+from tests.unit.channels.payloads import DELETE, replaced
 
 RECEIVED_AT = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 VALIDATOR = jsonschema.Draft202012Validator(ORDER_SCHEMA)
@@ -81,19 +82,8 @@ def test_every_optional_field_is_read_and_unknown_keys_are_ignored():
 
 
 def mutated(path: str, value: object) -> dict:
-    body = a_body()
-    *parents, leaf = [int(key) if key.isdigit() else key for key in path.replace("[", ".").replace("]", "").split(".")]
-    target = body
-    for key in parents:
-        target = target[key]
-    if value is DELETE:
-        del target[leaf]
-    else:
-        target[leaf] = value
-    return body
-
-
-DELETE = object()
+    keys = [int(key) if key.isdigit() else key for key in path.replace("[", ".").replace("]", "").split(".")]
+    return replaced(a_body(), keys, value)
 
 
 @pytest.mark.parametrize(
