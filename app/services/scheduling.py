@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.pool import NullPool
 
 from app.domain.errors import Conflict, NotFound
@@ -34,6 +34,8 @@ LOCK_KEY = 0x4B45454C  # "KEEL": the advisory lock only the running scheduler ho
 RETRY_SECONDS = 30
 STALE_RUN = timedelta(hours=6)
 OVERDUE = timedelta(minutes=2)
+CATCH_UP = timedelta(minutes=15)  # a new leader runs a cron job it finds due this recently and not yet run
+INTERRUPTED = "Interrupted: the scheduler stopped during this run."
 HOST = f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 Job = tuple[str, Callable, dict]
@@ -82,6 +84,39 @@ def next_run_time(job_id: str, kwargs: dict, last_started: datetime | None, now:
     trigger = _trigger(kwargs)
     if isinstance(trigger, IntervalTrigger):  # due one interval after the last scheduled run
         return (last_started or now) + timedelta(seconds=trigger.interval_length)
+    return trigger.get_next_fire_time(None, now)
+
+
+def _latest_due(trigger: CronTrigger, since: datetime, now: datetime) -> datetime | None:
+    """The last time the cron trigger fired between `since` and `now`, if it did."""
+    latest, due = None, trigger.get_next_fire_time(None, since)
+    while due is not None and due <= now:
+        latest, due = due, trigger.get_next_fire_time(due, due + timedelta(seconds=1))
+    return latest
+
+
+def first_run_time(job_id: str, kwargs: dict, now: datetime) -> datetime:
+    """When a new leader first runs a job: where the recorded runs' cadence puts it, or now for a missed due time.
+
+    An interval job that never ran runs at once; a scheduler that takes over from one that died continues
+    each interval job one interval after its last scheduled run (not one interval after the takeover, which
+    would push every job back by up to an interval). A cron job whose due time
+    passed within CATCH_UP without a run that finished (the dead leader's interrupted run does not count)
+    runs at once.
+    """
+    trigger = _trigger(kwargs)
+    if isinstance(trigger, IntervalTrigger):
+        last = db.session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job_id == job_id,
+                                                                           JobRun.trigger == "schedule"))
+        interval = timedelta(seconds=trigger.interval_length)
+        return now if last is None else max(now, last + interval)
+    due = _latest_due(trigger, now - CATCH_UP, now)
+    if due is not None:
+        served = db.session.scalar(select(JobRun.id).where(JobRun.job_id == job_id, JobRun.trigger == "schedule",
+                                                           JobRun.started_at >= due, JobRun.message != INTERRUPTED)
+                                   .limit(1))
+        if served is None:
+            return now
     return trigger.get_next_fire_time(None, now)
 
 
@@ -193,7 +228,7 @@ def close_interrupted_runs() -> int:
     """Scheduled runs left 'running' by a scheduler that stopped: mark them failed (the new leader calls this)."""
     result = db.session.execute(update(JobRun).where(JobRun.result == "running", JobRun.trigger == "schedule")
                                 .values(result="failed", finished_at=utcnow(),
-                                        message="Interrupted: the scheduler stopped during this run."))
+                                        message=INTERRUPTED))
     db.session.commit()
     return result.rowcount
 
@@ -278,7 +313,8 @@ class SchedulerLeader:
         try:
             if self._conn is None:
                 with self.app.app_context():
-                    self._engine = create_engine(db.engine.url, poolclass=NullPool)
+                    self._engine = create_engine(db.engine.url, poolclass=NullPool,  # named for pg_stat_activity
+                                                 connect_args={"application_name": f"keel-scheduler {HOST}"[:63]})
                 self._conn = self._engine.connect()
             got = self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar()
             self._conn.commit()
@@ -319,9 +355,14 @@ class SchedulerLeader:
         if closed:
             log.warning("marked %d interrupted runs as failed", closed)
         jobs = self.jobs if self.jobs is not None else all_jobs()
+        with self.app.app_context():
+            now = utcnow()
+            first_runs = {job_id: first_run_time(job_id, trigger, now) for job_id, _fn, trigger in jobs}
+            db.session.rollback()
         for job_id, fn, trigger in jobs:
             self.scheduler.add_job(recorded(job_id, fn), id=job_id, args=[self.app], replace_existing=True,
-                                   coalesce=True, max_instances=1, misfire_grace_time=60, **trigger)
+                                   coalesce=True, max_instances=1, misfire_grace_time=60,
+                                   next_run_time=first_runs[job_id], **trigger)
         if not self.scheduler.running:
             self.scheduler.start()
         else:

@@ -236,3 +236,50 @@ def test_an_interval_job_that_missed_its_runs_shows_as_overdue(app, db, client, 
     assert overview["deliver_events"].overdue and not overview["check_ledger"].overdue
     login_as("admin")
     assert "no scheduler seems to be running" in client.get("/admin/jobs").get_data(as_text=True)
+
+
+def _scheduled_run(job_id: str, started_at: datetime, message: str = "Finished.") -> None:
+    database.session.add(JobRun(job_id=job_id, trigger="schedule", result="ok", message=message,
+                                started_at=started_at, finished_at=started_at))
+    database.session.commit()
+
+
+def test_a_new_leader_continues_an_interval_job_one_interval_after_the_last_recorded_run(app, db):
+    from datetime import timedelta
+    now = datetime(2026, 3, 2, 10, 0, 40, tzinfo=timezone.utc)
+    every_minute = {"trigger": "interval", "minutes": 1}
+    assert scheduling.first_run_time("routing", every_minute, now) == now  # never ran: at once
+    _scheduled_run("routing", now - timedelta(seconds=25))  # the dead leader's last run
+    assert scheduling.first_run_time("routing", every_minute, now) == now + timedelta(seconds=35)
+    late = now + timedelta(minutes=5)  # the takeover came after the due time: run at once, not a minute later
+    assert scheduling.first_run_time("routing", every_minute, late) == late
+
+
+def test_a_new_leader_runs_a_cron_job_whose_due_time_passed_without_a_finished_run(app, db):
+    from datetime import timedelta
+    hourly = {"trigger": "cron", "minute": 0}
+    due = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    takeover = due + timedelta(seconds=40)  # the leader died just before 10:00; the other took over after
+    assert scheduling.first_run_time("kpi_snapshots", hourly, takeover) == takeover
+    _scheduled_run("kpi_snapshots", due + timedelta(seconds=1), scheduling.INTERRUPTED)  # killed during its run
+    assert scheduling.first_run_time("kpi_snapshots", hourly, takeover) == takeover
+    _scheduled_run("kpi_snapshots", due + timedelta(seconds=2))  # this due time was served: wait for 11:00
+    assert scheduling.first_run_time("kpi_snapshots", hourly, takeover) == due + timedelta(hours=1)
+    long_after = due + scheduling.CATCH_UP + timedelta(minutes=1)
+    assert scheduling.first_run_time("check_ledger", {"trigger": "cron", "hour": 10, "minute": 0}, long_after) == \
+        datetime(2026, 3, 3, 10, 0, tzinfo=timezone.utc)  # missed too long ago: next day, not now
+
+
+def test_a_leader_schedules_its_jobs_where_the_recorded_runs_left_off(app, db):
+    from datetime import timedelta
+    last = datetime.now(timezone.utc) - timedelta(seconds=20)
+    _scheduled_run("tick", last)
+    leader = scheduling.SchedulerLeader(app, [("tick", quiet_job, {"trigger": "interval", "seconds": 60})],
+                                        retry_seconds=30)
+    try:
+        leader.step()
+        assert leader.leading
+        next_run = leader.scheduler.get_job("tick").next_run_time
+        assert abs((next_run - (last + timedelta(seconds=60))).total_seconds()) < 0.01
+    finally:
+        leader.shutdown()
