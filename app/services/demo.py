@@ -148,10 +148,11 @@ def _load_area_seeders() -> None:
 
 
 def _users() -> None:
+    # Every demo user has the published demo password: one (deliberately slow) hash serves them all.
+    password_hash = generate_password_hash(DEMO_PASSWORD)
     for username, role, _title in DEMO_USERS:
         db.session.add(User(username=username, role=role.value, full_name=DEMO_NAMES[username],
-                            email=f"{username}@harbourandpine.example",
-                            password_hash=generate_password_hash(DEMO_PASSWORD)))
+                            email=f"{username}@harbourandpine.example", password_hash=password_hash))
 
 
 def _warehouses() -> list[Warehouse]:

@@ -84,7 +84,7 @@ def seed_orders(rng: random.Random, *, orders: int = 3000) -> str:
         for n, placed_at in enumerate(_placing_times(rng, orders, now, recent)):
             code = _channel(rng, channels)
             draft = _draft(rng, n, code, placed_at, skus, weights)
-            _capture(rng, code, draft, placed_at, now, retail, tally, fresh=n >= orders - recent)
+            _capture(rng, channels[code], draft, placed_at, now, retail, tally, fresh=n >= orders - recent)
         _velocity_burst(rng, channels, skus, weights, now, tally)
     exceptions = _exception_deliveries(rng, channels, skus, now)
     db.session.commit()
@@ -186,9 +186,9 @@ def _channel_number(code: str, n: int) -> str | None:
     return {"SHOP": f"#{10000 + n}", "OUTLET": f"{18000 + n}"}.get(code)
 
 
-def _capture(rng, code: str, draft: OrderDraft, placed_at: datetime, now: datetime, retail: int | None,
+def _capture(rng, channel: Channel, draft: OrderDraft, placed_at: datetime, now: datetime, retail: int | None,
              tally: Tally, *, fresh: bool) -> Order:
-    order = order_service.record_capture(code, draft, source=_source(code), validate=not fresh).order
+    order = order_service.record_capture(channel, draft, source=_source(channel.code), validate=not fresh).order
     _stamp(order, 0, placed_at)
     order.created_at = placed_at
     tally.created += 1
@@ -259,7 +259,7 @@ def _velocity_burst(rng, channels, skus, weights, now: datetime, tally: Tally) -
         email = f"{name.lower().replace(' ', '.').replace(chr(39), '')}@example.co.uk"
         draft = dataclasses.replace(draft, ship_to=address, customer_name=name, customer_email=email,
                                     billing_country="GB", payment_captured=True)
-        order = order_service.record_capture("SHOP", draft, source="shopify").order
+        order = order_service.record_capture(channels["SHOP"], draft, source="shopify").order
         _stamp(order, 0, placed)
         order.created_at = placed
         tally.created += 1
