@@ -879,6 +879,7 @@ UNREVERSIBLE = {
     "invoice": "An invoice stands once issued; credit it with a credit note instead.",
     "credit_note": "A credit note stands once issued; invoice the difference instead.",
     "reversal": "This entry is itself a reversal; post the correction as a new entry.",
+    "vendor_claim_credit": "A settled vendor claim stands; record a further supplier credit or invoice instead.",
 }
 
 

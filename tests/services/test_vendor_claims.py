@@ -208,3 +208,12 @@ def test_a_claim_whose_unit_left_the_damaged_stock_cannot_be_sent(claims_world):
         vendor_claims.send_vendor_claims([first.id, second.id], reference="R-9")
     assert first.number in refused.value.message
     assert {first.status, second.status} == {"open"} and claim_events("vendor_claim.sent") == []
+
+
+def test_a_settlement_entry_cannot_be_reversed_behind_the_claims_back(claims_world):
+    claim = open_claims("MUG", 1, "VC13")[0]
+    vendor_claims.send_vendor_claims([claim.id], reference="R-10")
+    vendor_claims.settle_vendor_claim(claim.id, credited=str(claim.claimed))
+    with pytest.raises(Conflict):
+        finance.reverse_entry(claim.entry_id, reason="typo")
+    assert claim.status == "settled"
