@@ -66,6 +66,14 @@ def list_answer(page, items) -> dict:
     return {"items": items, "page": page.page, "pages": page.pages, "total": page.total}
 
 
+def status_arg_refusal(statuses):
+    """The 400 answer for a ?status= that is neither "open" nor one of `statuses` (an enum); None when it is fine."""
+    status = request.args.get("status", "")
+    if status and status != "open" and status not in set(statuses):
+        return error("invalid", f"status must be one of: {', '.join(s.value for s in statuses)}, open.", 400)
+    return None
+
+
 def _load_endpoint_modules() -> None:
     """Each module in app/api adds its routes to `api`."""
     import pkgutil

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app.api import api, catalog, error, list_answer, roles
+from app.api import api, catalog, error, list_answer, roles, status_arg_refusal
 from app.api.openapi import documented
 from app.channels.api_order import ORDER_SCHEMA
 from app.domain.errors import NotFound
@@ -95,9 +95,8 @@ def create_order():
 @documented(query=SEARCH_PARAMS, response=ORDER_LIST)
 def list_orders():
     """Search orders by number, external id, customer or SKU, newest first."""
-    status = request.args.get("status", "")
-    if status and status != "open" and status not in set(OrderStatus):
-        return error("invalid", f"status must be one of: {', '.join(s.value for s in OrderStatus)}, open.", 400)
+    if refusal := status_arg_refusal(OrderStatus):
+        return refusal
     filters = order_queries.InboxFilters.from_args(request.args)
     page = order_queries.search_orders(filters, queries.page_number(request.args.get("page")))
     return list_answer(page, [order_queries.order_summary_json(o) for o in page.items])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app.api import api, error, json_body, list_answer, roles
+from app.api import api, json_body, list_answer, roles, status_arg_refusal
 from app.api.openapi import documented
 from app.domain.errors import NotFound, ValidationError
 from app.domain.returns import Disposition, ReturnReason, RmaStatus
@@ -99,9 +99,8 @@ def open_return():
 @documented(query=LIST_PARAMS)
 def list_returns():
     """Search RMAs, newest first."""
-    status = request.args.get("status", "")
-    if status and status != "open" and status not in set(RmaStatus):
-        return error("invalid", f"status must be one of: {', '.join(s.value for s in RmaStatus)}, open.", 400)
+    if refusal := status_arg_refusal(RmaStatus):
+        return refusal
     filters = return_queries.RmaFilters.from_args(request.args)
     page = return_queries.search_rmas(filters, queries.page_number(request.args.get("page")))
     return list_answer(page, [return_queries.rma_json(r) for r in page.items])
