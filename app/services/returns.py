@@ -110,10 +110,14 @@ def _percent(value: object) -> Decimal | None:
 # --- lookups -----------------------------------------------------------------------------------------------------
 
 def get_rma(rma_id: int) -> Rma:
-    rma = db.session.get(Rma, rma_id) if isinstance(rma_id, int) and not isinstance(rma_id, bool) else None
-    if rma is None:
-        raise NotFound("No such RMA.")
-    return rma
+    return _by_id(Rma, rma_id, "No such RMA.")
+
+
+def _by_id(model, record_id: int, missing: str):
+    record = db.session.get(model, record_id) if isinstance(record_id, int) and not isinstance(record_id, bool) else None
+    if record is None:
+        raise NotFound(missing)
+    return record
 
 
 def find_rma(code: str) -> Rma:
@@ -1011,10 +1015,7 @@ def decide_refund(refund_id: int, *, approver_id: int, approve: bool, note: str 
 
 
 def get_refund(refund_id: int) -> Refund:
-    refund = db.session.get(Refund, refund_id) if isinstance(refund_id, int) and not isinstance(refund_id, bool) else None
-    if refund is None:
-        raise NotFound("No such refund.")
-    return refund
+    return _by_id(Refund, refund_id, "No such refund.")
 
 
 @service
