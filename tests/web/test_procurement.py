@@ -13,8 +13,8 @@ from app.extensions import db as database
 from app.models.purchasing import PurchaseOrder, ReplenishmentLine
 from app.services import purchasing, replenishment
 from app.services.purchasing import local_today
-from tests.services.test_purchasing import make_supplier, offer, sent_po
-from tests.services.test_replenishment import steady_demand, stock
+from tests.services.test_purchasing import sent_po
+from tests.services.test_replenishment import steady  # noqa: F401  (fixture)
 
 HTMX = {"HX-Request": "true"}
 
@@ -22,15 +22,6 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture()
 def buyer(login_as):
     return login_as("procurement")
-
-
-@pytest.fixture()
-def steady(world):
-    supplier = make_supplier(lead=10)
-    offer(supplier, world.skus["MUG"], "2.5000", pack=6, moq=12)
-    steady_demand(world)
-    stock(world, "MUG", "E0-1", 20)
-    return supplier
 
 
 def test_the_replenishment_screen_invites_a_first_run(client, buyer, db):
