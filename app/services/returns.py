@@ -918,12 +918,7 @@ def _refund_from_quote(rma: Rma, quote: RefundQuote, user_id: int, amounts: Mapp
         errors["amount"] = "Nothing would be refunded; close the RMA without a refund instead."
     if errors:
         raise ValidationError(errors=errors)
-    refund = _new_refund(rma, user_id)
-    for ql, amount in chosen:
-        if amount > 0:
-            refund.lines.append(RefundLine(rma_line_id=ql.rma_line.id, order_line_id=ql.rma_line.order_line_id,
-                                           qty=ql.qty, amount=amount, paid_amount=ql.paid))
-    _settle_refund_totals(refund, shipping=shipping_amount, fee=fee_amount)
+    refund = _quoted_refund(rma, chosen, user_id, shipping=shipping_amount, fee=fee_amount)
     refund.policy_fee, refund.override_reason = quote.policy_fee, override_reason.strip()[:300]
     return refund
 
@@ -955,6 +950,17 @@ def _new_refund(rma: Rma, user_id: int | None, *, paid_by_channel: bool = False)
     db.session.add(refund)
     db.session.flush()
     refund.number = f"RF-{refund.id:06d}"
+    return refund
+
+
+def _quoted_refund(rma: Rma, amounts: list[tuple[QuoteLine, Decimal]], user_id: int | None, *,
+                   shipping: Decimal, fee: Decimal) -> Refund:
+    refund = _new_refund(rma, user_id)
+    for ql, amount in amounts:
+        if amount > 0:
+            refund.lines.append(RefundLine(rma_line_id=ql.rma_line.id, order_line_id=ql.rma_line.order_line_id,
+                                           qty=ql.qty, amount=amount, paid_amount=ql.paid))
+    _settle_refund_totals(refund, shipping=shipping, fee=fee)
     return refund
 
 
@@ -1133,12 +1139,7 @@ def _exchange_order(rma: Rma, chosen: list[tuple[QuoteLine, Sku]], user_id: int 
 
 
 def _difference_refund(rma: Rma, owed: list[tuple[QuoteLine, Decimal]], user_id: int | None) -> None:
-    refund = _new_refund(rma, user_id)
-    for ql, amount in owed:
-        if amount > 0:
-            refund.lines.append(RefundLine(rma_line_id=ql.rma_line.id, order_line_id=ql.rma_line.order_line_id,
-                                           qty=ql.qty, amount=amount, paid_amount=ql.paid))
-    _settle_refund_totals(refund, shipping=ZERO, fee=ZERO)
+    refund = _quoted_refund(rma, owed, user_id, shipping=ZERO, fee=ZERO)
     refund.override_reason = "Price difference on an exchange"
     _ask_approval(refund, user_id)
 
