@@ -550,6 +550,14 @@ def report(args, load: Load, load_seconds: float, drained: float, lead: Leadersh
                  f"after the kill ({r['first_survivor_job']}), where the killed leader's cadence put it: a new leader "
                  "continues each interval job one interval after its last recorded run and runs at once a cron job "
                  "whose due time passed without a finished run. ")
+    unrecorded, repeats = r["attempts_claimed"] - r["attempts_recorded"], r["received_posts"] - r["received_distinct"]
+    if unrecorded:
+        from app.services.outbox import LEASE_SLACK, TIMEOUT_S
+        body += (f"{unrecorded} delivery attempts were claimed but never recorded (the killed leader's batch); those "
+                 f"deliveries went out again once their leases ended ({TIMEOUT_S + 1} s per place in the batch plus "
+                 f"{_seconds(LEASE_SLACK):.0f} s), which is why the deliveries drained {drained:.0f} s after the load, "
+                 f"and {repeats} of them had reached the receiver before the kill and so arrived twice (delivery is at "
+                 "least once: the receiver drops a repeat by its X-Keel-Delivery key). ")
     body += (f"Checked over {args.window:.0f} s from the first leader's start. "
              + (f"Not due in that window, so not exercised here: {', '.join(not_due)} (the catch-up of a cron "
                 "due time missed during a takeover is covered by tests/services/test_scheduling.py). " if not_due else "")
