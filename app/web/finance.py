@@ -162,11 +162,12 @@ def source(source_type: str, source_id: str):
 def _document(source_type: str, source_id: str):
     """The document behind a source, when Keel keeps one: finance's own, an order, a shipment, a PO, an RMA."""
     from app.models.purchasing import PurchaseOrder
-    from app.models.returns import Rma
+    from app.models.returns import Rma, VendorClaim
     lookups = {"invoice": (Invoice, Invoice.number), "credit_note": (CreditNote, CreditNote.number),
                "payment": (Payment, Payment.number), "supplier_invoice": (SupplierInvoice, SupplierInvoice.number),
                "shipment": (Shipment, Shipment.number), "order": (Order, Order.number),
-               "purchase_order": (PurchaseOrder, PurchaseOrder.number), "rma": (Rma, Rma.number)}
+               "purchase_order": (PurchaseOrder, PurchaseOrder.number), "rma": (Rma, Rma.number),
+               "vendor_claim": (VendorClaim, VendorClaim.number)}
     if source_type not in lookups:
         return None
     model, column = lookups[source_type]
@@ -179,6 +180,7 @@ OPERATIONAL_SCREENS = {
     "shipment": ("retail.order_detail", lambda d: {"order_id": d.order_id}, "Open the order"),
     "purchase_order": ("procurement.purchase_order", lambda d: {"po_id": d.id}, "Open the purchase order"),
     "rma": ("returns.rma_detail", lambda d: {"rma_id": d.id}, "Open the return"),
+    "vendor_claim": ("vendor_claims.claims", lambda d: {"q": d.number}, "Open the vendor claim"),
 }
 
 

@@ -14,7 +14,7 @@ from app.web.guard import guarded_blueprint
 from app.web.kpis import may_open
 from app.web.render import go_to, page
 
-bp = guarded_blueprint("vendor_claims", __name__, {Role.RETURNS, Role.PROCUREMENT, Role.ADMIN})
+bp = guarded_blueprint("vendor_claims", __name__, {Role.RETURNS, Role.PROCUREMENT, Role.FINANCE, Role.ADMIN})
 
 
 @bp.route("/vendor-claims")

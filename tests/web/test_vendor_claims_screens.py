@@ -96,3 +96,15 @@ def test_retail_sees_the_rma_without_a_claim_link_and_may_not_open_claims(client
     assert b"/vendor-claims?q=" not in client.get(f"/returns/{claim.rma_id}").data
     assert client.get("/vendor-claims").status_code == 403
     assert client.post("/vendor-claims/send", data={"claim": [str(claim.id)], "reference": "X"}).status_code == 403
+
+
+def test_finance_traces_a_settled_claim_to_its_posting_and_its_claim(client, login_as, claims_world):
+    claim = open_claims("MUG", 1, "W6")[0]
+    login_as("returns")
+    client.post("/vendor-claims/send", data={"claim": [str(claim.id)], "reference": "R-7"})
+    client.post(f"/vendor-claims/{claim.id}/settle", data={"credited": str(claim.claimed), "note": ""})
+    client.post("/logout")
+    login_as("finance")
+    page = client.get(f"/finance/sources/vendor_claim/{claim.number}").data.decode()
+    assert f"Vendor claim <span class=\"mono\">{claim.number}</span>" in page and "their reference R-7" in page
+    assert f"/vendor-claims?q={claim.number}" in page and "Open the vendor claim" in page
