@@ -74,12 +74,18 @@ class CarrierGateway(Protocol):
 
 
 class TableCarrier:
-    """A carrier priced from our rate cards, numbering its own tracking codes (prefix, serial, check digit)."""
+    """A carrier priced from our rate cards, numbering its own tracking codes (prefix, serial, check digit).
 
-    def __init__(self, carrier: Carrier):
+    Given a RateBook (a Quoter gives it one) it prices from the cards already loaded, else with one query.
+    """
+
+    def __init__(self, carrier: Carrier, rates: "RateBook | None" = None):
         self.carrier = carrier
+        self.rates = rates
 
     def quote(self, service: CarrierService, zone: str, weight_kg: Decimal) -> Decimal | None:
+        if self.rates is not None and self.rates.covers(service.id, zone):
+            return self.rates.price(service.id, zone, weight_kg)
         return rate_for(service.id, zone, weight_kg)
 
     def create_label(self, request: LabelDetails) -> tuple[str, dict]:
@@ -121,20 +127,36 @@ def _prefix_matches(prefix: str, postcode: str, area: str) -> bool:
     return postcode.startswith(prefix)
 
 
+def _country(country: str | None) -> str:
+    return (country or "").upper()[:2]
+
+
+class ZoneMap:
+    """A warehouse's zone rows loaded once (only some countries' when given): the zone of any destination."""
+
+    def __init__(self, warehouse_id: int, countries: list[str] | None = None):
+        query = select(ShippingZone).where(ShippingZone.warehouse_id == warehouse_id).order_by(ShippingZone.id)
+        if countries is not None:
+            query = query.where(ShippingZone.country.in_(countries))
+        self.rows = list(db.session.scalars(query))
+
+    def zone(self, country: str, postcode: str) -> str:
+        """The longest matching postcode prefix of the country wins, else the "*" row; "" when unmapped."""
+        country = _country(country)
+        code, area = normalise_postcode(postcode), postcode_area(postcode)
+        best = None
+        for row in self.rows:
+            if row.country == country and _prefix_matches(row.postcode_prefix, code, area):
+                if best is None or best.country == "*" or len(row.postcode_prefix) > len(best.postcode_prefix):
+                    best = row
+            elif row.country == "*" and best is None:
+                best = row
+        return best.zone if best else ""
+
+
 def zone_for(warehouse_id: int, country: str, postcode: str) -> str:
     """The zone of a destination from a warehouse: the longest matching postcode prefix wins; "" when unmapped."""
-    country = (country or "").upper()[:2]
-    code, area = normalise_postcode(postcode), postcode_area(postcode)
-    rows = db.session.scalars(select(ShippingZone).where(ShippingZone.warehouse_id == warehouse_id,
-                                                         ShippingZone.country.in_([country, "*"])))
-    best = None
-    for row in rows:
-        if row.country == country and _prefix_matches(row.postcode_prefix, code, area):
-            if best is None or best.country == "*" or len(row.postcode_prefix) > len(best.postcode_prefix):
-                best = row
-        elif row.country == "*" and best is None:
-            best = row
-    return best.zone if best else ""
+    return ZoneMap(warehouse_id, [_country(country), "*"]).zone(country, postcode)
 
 
 # --- services and prices ---------------------------------------------------------------------------------------
@@ -167,11 +189,38 @@ def offered_services(warehouse: Warehouse) -> list[tuple[CarrierService, time]]:
     return offered
 
 
+_STORED_WEIGHT = RateCard.__table__.c.max_weight_kg.type  # weights compare as the database stores them
+
+
+class RateBook:
+    """Rate-card weight breaks of some services (in some zones, or all), loaded with one query."""
+
+    def __init__(self, service_ids: list[int], zones: list[str] | None = None):
+        self.service_ids, self.zones = set(service_ids), None if zones is None else set(zones)
+        self.breaks: dict[tuple[int, str], list[tuple[int, Decimal]]] = {}
+        if not self.service_ids or self.zones == set():
+            return
+        query = select(RateCard.service_id, RateCard.zone, RateCard.max_weight_kg, RateCard.price).where(
+            RateCard.service_id.in_(sorted(self.service_ids))).order_by(RateCard.max_weight_kg)
+        if self.zones is not None:
+            query = query.where(RateCard.zone.in_(sorted(self.zones)))
+        for service_id, zone, max_weight_kg, price in db.session.execute(query):
+            self.breaks.setdefault((service_id, zone), []).append(
+                (_STORED_WEIGHT.process_bind_param(max_weight_kg, None), price))
+
+    def covers(self, service_id: int, zone: str) -> bool:
+        return service_id in self.service_ids and (self.zones is None or zone in self.zones)
+
+    def price(self, service_id: int, zone: str, weight_kg: Decimal) -> Decimal | None:
+        """The price at the smallest weight break that takes this weight, or None when none does."""
+        weight = _STORED_WEIGHT.process_bind_param(Decimal(weight_kg), None)
+        return next((price for max_weight, price in self.breaks.get((service_id, zone), ()) if max_weight >= weight),
+                    None)
+
+
 def rate_for(service_id: int, zone: str, weight_kg: Decimal) -> Decimal | None:
     """The price at the smallest weight break that takes this weight, or None when none does."""
-    return db.session.scalar(select(RateCard.price).where(
-        RateCard.service_id == service_id, RateCard.zone == zone, RateCard.max_weight_kg >= Decimal(weight_kg)
-    ).order_by(RateCard.max_weight_kg).limit(1))
+    return RateBook([service_id], [zone]).price(service_id, zone, weight_kg)
 
 
 def add_working_days(day: date, days: int) -> date:
@@ -183,35 +232,65 @@ def add_working_days(day: date, days: int) -> date:
     return day
 
 
-def quotes(warehouse_id: int, zone: str, weight_kg: Decimal, ship_date: date,
-           promise_date: date | None = None) -> list[Quote]:
-    """Every service that carries this parcel from the warehouse to the zone, cheapest first."""
+class Quoter:
+    """Prices parcels from one warehouse with its offered services and their rate cards, each loaded once."""
+
+    def __init__(self, warehouse: Warehouse, zones: list[str] | None = None):
+        self.warehouse = warehouse
+        self.offered = offered_services(warehouse)
+        self.rates = RateBook([service.id for service, _ in self.offered], zones)
+        self.gateways: dict[int, CarrierGateway] = {}
+
+    def gateway(self, carrier: Carrier) -> CarrierGateway:
+        if carrier.id not in self.gateways:
+            gateway = gateway_for(carrier)
+            if isinstance(gateway, TableCarrier):
+                gateway.rates = self.rates
+            self.gateways[carrier.id] = gateway
+        return self.gateways[carrier.id]
+
+    def quotes(self, zone: str, weight_kg: Decimal, ship_date: date, promise_date: date | None = None) -> list[Quote]:
+        """Every offered service that carries this parcel to the zone, cheapest first."""
+        found = []
+        for service, cutoff in self.offered:
+            price = self.gateway(service.carrier).quote(service, zone, Decimal(weight_kg))
+            if price is None:
+                continue
+            arrives = add_working_days(ship_date, service.transit_days)
+            found.append(Quote(service.carrier.code, service.carrier.name, service.code, service.name, service.id,
+                               zone, price, service.transit_days, cutoff, arrives,
+                               meets_promise=promise_date is None or arrives <= promise_date))
+        return sorted(found, key=lambda q: (q.price, q.transit_days, q.carrier, q.service))
+
+    def cheapest(self, zone: str, weight_kg: Decimal, promise_date: date | None, ship_date: date) -> Quote:
+        """The cheapest service that delivers by the promise date; when none can, the fastest (then cheapest)."""
+        found = self.quotes(zone, weight_kg, ship_date, promise_date)
+        if not found:
+            raise NotFound(f"No carrier service takes a {Decimal(weight_kg):.2f} kg parcel to zone "
+                           f"{zone or 'unmapped'}.", field="carrier")
+        on_time = [q for q in found if q.meets_promise]
+        if on_time:
+            return on_time[0]
+        return min(found, key=lambda q: (q.delivery_date, q.price))
+
+
+def _warehouse(warehouse_id: int) -> Warehouse:
     warehouse = db.session.get(Warehouse, warehouse_id)
     if warehouse is None:
         raise NotFound("No such warehouse.", field="warehouse")
-    found = []
-    for service, cutoff in offered_services(warehouse):
-        price = gateway_for(service.carrier).quote(service, zone, Decimal(weight_kg))
-        if price is None:
-            continue
-        arrives = add_working_days(ship_date, service.transit_days)
-        found.append(Quote(service.carrier.code, service.carrier.name, service.code, service.name, service.id, zone,
-                           price, service.transit_days, cutoff, arrives,
-                           meets_promise=promise_date is None or arrives <= promise_date))
-    return sorted(found, key=lambda q: (q.price, q.transit_days, q.carrier, q.service))
+    return warehouse
+
+
+def quotes(warehouse_id: int, zone: str, weight_kg: Decimal, ship_date: date,
+           promise_date: date | None = None) -> list[Quote]:
+    """Every service that carries this parcel from the warehouse to the zone, cheapest first."""
+    return Quoter(_warehouse(warehouse_id), [zone]).quotes(zone, weight_kg, ship_date, promise_date)
 
 
 def cheapest_service(warehouse_id: int, zone: str, weight_kg: Decimal, promise_date: date | None,
                      ship_date: date) -> Quote:
     """The cheapest service that delivers by the promise date; when none can, the fastest (then cheapest)."""
-    found = quotes(warehouse_id, zone, weight_kg, ship_date, promise_date)
-    if not found:
-        raise NotFound(f"No carrier service takes a {Decimal(weight_kg):.2f} kg parcel to zone {zone or 'unmapped'}.",
-                       field="carrier")
-    on_time = [q for q in found if q.meets_promise]
-    if on_time:
-        return on_time[0]
-    return min(found, key=lambda q: (q.delivery_date, q.price))
+    return Quoter(_warehouse(warehouse_id), [zone]).cheapest(zone, weight_kg, promise_date, ship_date)
 
 
 def routing_lanes() -> list[dict]:
@@ -221,8 +300,9 @@ def routing_lanes() -> list[dict]:
     for warehouse in warehouses:
         zones = sorted(set(db.session.scalars(select(ShippingZone.zone).where(ShippingZone.warehouse_id == warehouse.id))))
         offered = offered_services(warehouse)
+        rates = RateBook([service.id for service, _ in offered], zones)
         for zone in zones:
-            priced = [(rate_for(s.id, zone, TYPICAL_PARCEL_KG), s.transit_days) for s, _ in offered]
+            priced = [(rates.price(s.id, zone, TYPICAL_PARCEL_KG), s.transit_days) for s, _ in offered]
             priced = [(price, days) for price, days in priced if price is not None]
             if priced:
                 price, days = min(priced)

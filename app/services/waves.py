@@ -14,13 +14,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from solvers import waves as wave_solver
 from app.domain.errors import Conflict, NotFound, ValidationError
 from app.domain.orders import ShipmentStatus
 from app.extensions import db
 from app.models import Warehouse
-from app.models.orders import Order, Shipment
+from app.models.orders import Order, Shipment, ShipmentLine
 from app.models.types import utcnow
 from app.models.warehouse_ops import LabourPlan, Wave, WaveOrder, WavePlan
 from app.services import carriers
@@ -78,23 +79,27 @@ def shipment_weight(shipment: Shipment) -> Decimal:
     return sum((line.sku.weight_kg * line.qty for line in shipment.lines), Decimal("0"))
 
 
-def shipment_quote(shipment: Shipment, ship_date: date) -> carriers.Quote | None:
+def shipment_quote(shipment: Shipment, ship_date: date, zone: str, quoter: carriers.Quoter) -> carriers.Quote | None:
     """The cheapest service that keeps the order's promise for this shipment, or None when none carries it."""
-    order = shipment.order
-    zone = carriers.zone_for(shipment.warehouse_id, order.ship_country, order.ship_postcode)
     try:
-        return carriers.cheapest_service(shipment.warehouse_id, zone, max(shipment_weight(shipment), Decimal("0.1")),
-                                         order.promised_ship_date, ship_date)
+        return quoter.cheapest(zone, max(shipment_weight(shipment), Decimal("0.1")), shipment.order.promised_ship_date,
+                               ship_date)
     except NotFound:
         return None
 
 
-def shipment_cutoff(shipment: Shipment, ship_date: date) -> ShipmentCutoff:
-    quote = shipment_quote(shipment, ship_date)
-    if quote is not None:
-        return ShipmentCutoff(shipment, quote.cutoff, quote.label)
-    latest = max((c for c in carriers.parse_cutoffs(shipment.warehouse.carrier_cutoffs).values()), default=DEFAULT_CUTOFF)
-    return ShipmentCutoff(shipment, latest, "no priced service")
+def shipment_cutoffs(warehouse: Warehouse, shipments: list[Shipment], ship_date: date) -> list[ShipmentCutoff]:
+    """Each shipment's cut-off, quoted in memory from the warehouse's zones and rate cards loaded once."""
+    zone_map = carriers.ZoneMap(warehouse.id)
+    zones = [zone_map.zone(s.order.ship_country, s.order.ship_postcode) for s in shipments]
+    quoter = carriers.Quoter(warehouse, sorted(set(zones)))
+    latest = max(carriers.parse_cutoffs(warehouse.carrier_cutoffs).values(), default=DEFAULT_CUTOFF)
+    found = []
+    for shipment, zone in zip(shipments, zones):
+        quote = shipment_quote(shipment, ship_date, zone, quoter)
+        found.append(ShipmentCutoff(shipment, quote.cutoff, quote.label) if quote is not None
+                     else ShipmentCutoff(shipment, latest, "no priced service"))
+    return found
 
 
 def allocated_shipments(warehouse_id: int) -> list[Shipment]:
@@ -102,19 +107,20 @@ def allocated_shipments(warehouse_id: int) -> list[Shipment]:
     return list(db.session.scalars(
         select(Shipment).join(Order).where(Shipment.warehouse_id == warehouse_id,
                                            Shipment.status == ShipmentStatus.ALLOCATED.value)
+        .options(contains_eager(Shipment.order), selectinload(Shipment.lines).joinedload(ShipmentLine.sku))
         .order_by(Order.promised_ship_date, Order.priority.desc(), Shipment.id)))
 
 
 def cutoff_groups(warehouse_id: int, day: date) -> list[dict]:
     """Allocated shipments counted by the cut-off they must make: [{cutoff, carrier, shipments, lines, units}]."""
     groups: dict[tuple, dict] = {}
-    for shipment in allocated_shipments(warehouse_id):
-        found = shipment_cutoff(shipment, day)
+    shipments = allocated_shipments(warehouse_id)
+    for found in shipment_cutoffs(warehouse_or_404(warehouse_id), shipments, day) if shipments else []:
         group = groups.setdefault((found.cutoff, found.carrier), {"cutoff": found.cutoff, "carrier": found.carrier,
                                                                   "shipments": 0, "lines": 0, "units": 0})
         group["shipments"] += 1
-        group["lines"] += len(shipment.lines)
-        group["units"] += shipment.units
+        group["lines"] += len(found.shipment.lines)
+        group["units"] += found.shipment.units
     return [groups[key] for key in sorted(groups)]
 
 
@@ -163,7 +169,7 @@ def build_instance(warehouse: Warehouse, day: date, mode: str, *, pickers: list[
     """The solver instance for a warehouse's day, and each shipment's cut-off by shipment number."""
     shift = shift_for(warehouse)
     release = _format(_release_minutes(warehouse, day, shift, now))
-    cutoffs = {s.number: shipment_cutoff(s, day) for s in allocated_shipments(warehouse.id)}
+    cutoffs = {found.shipment.number: found for found in shipment_cutoffs(warehouse, allocated_shipments(warehouse.id), day)}
     instance = {
         "start": _format(_minutes(shift.start)), "wave_minutes": shift.wave_minutes, "waves": shift.waves,
         "max_orders_per_wave": int(get_setting("waves.max_orders_per_wave")),

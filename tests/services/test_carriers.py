@@ -197,3 +197,88 @@ def pick_everything(batch, user_id=None) -> None:
         scan_pick(batch.id, task.location.code, user_id=user_id)
         scan_pick(batch.id, task.sku.gtin or task.sku.code, user_id=user_id)
         scan_pick(batch.id, "", user_id=user_id)
+
+
+# --- many parcels quoted at once give the single-parcel answers ------------------------------------------------
+
+VARIED_WEIGHTS = ["0.1", "0.9995", "1", "1.0004", "1.0005", "1.5", "2", "2.0001", "5", "9.9999", "10", "10.0005", "12",
+                  "20", "20.001", "25"]
+VARIED_DESTINATIONS = [("GB", "LS1 4AP"), ("GB", "eh1 1yz"), ("GB", "EH10 4BF"), ("GB", "M17 1WA"), ("GB", "ML1 2AB"),
+                       ("GB", "BT9 5AB"), ("gb", ""), ("FR", "75001"), ("US", "10001"), ("", "")]
+
+
+def _rate_in_sql(service_id: int, zone: str, weight_kg: Decimal) -> Decimal | None:
+    """The database's own answer: the smallest weight break at or above the weight, compared as stored."""
+    from sqlalchemy import select
+    return _db.session.scalar(select(RateCard.price).where(
+        RateCard.service_id == service_id, RateCard.zone == zone, RateCard.max_weight_kg >= Decimal(weight_kg)
+    ).order_by(RateCard.max_weight_kg).limit(1))
+
+
+def _single(warehouse_id, country, postcode, weight, ship_date, promise):
+    zone = zone_for(warehouse_id, country, postcode)
+    try:
+        chosen = cheapest_service(warehouse_id, zone, Decimal(weight), promise, ship_date)
+    except NotFound as refused:
+        chosen = refused.message
+    return zone, carriers.quotes(warehouse_id, zone, Decimal(weight), ship_date, promise), chosen
+
+
+def _batched(zone_map, quoter, country, postcode, weight, ship_date, promise):
+    zone = zone_map.zone(country, postcode)
+    try:
+        chosen = quoter.cheapest(zone, Decimal(weight), promise, ship_date)
+    except NotFound as refused:
+        chosen = refused.message
+    return zone, quoter.quotes(zone, Decimal(weight), ship_date, promise), chosen
+
+
+def test_quoting_many_parcels_from_loaded_tables_answers_as_quoting_each_alone(world, rates):
+    east, west = world.warehouses["EAST"], world.warehouses["WEST"]
+    _db.session.add_all([ShippingZone(warehouse_id=east.id, country="*", postcode_prefix="", zone="Z3"),
+                         ShippingZone(warehouse_id=east.id, country="GB", postcode_prefix="EH1", zone="Z1"),
+                         ShippingZone(warehouse_id=west.id, country="FR", postcode_prefix="", zone="EU")])
+    west.carrier_cutoffs = "Royal Mail 15:00, DPD 18:00"
+    _db.session.commit()
+    monday, friday = date(2026, 3, 2), date(2026, 3, 6)
+    compared = 0
+    for warehouse in (east, west):
+        zone_map, quoter = carriers.ZoneMap(warehouse.id), carriers.Quoter(warehouse)
+        for country, postcode in VARIED_DESTINATIONS:
+            for weight in VARIED_WEIGHTS:
+                for ship_date in (monday, friday):
+                    for promise in (None, ship_date, date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 10)):
+                        single = _single(warehouse.id, country, postcode, weight, ship_date, promise)
+                        assert _batched(zone_map, quoter, country, postcode, weight, ship_date, promise) == single
+                        compared += 1
+    assert compared == 2 * len(VARIED_DESTINATIONS) * len(VARIED_WEIGHTS) * 2 * 5
+    assert {quoter.offered[0][1], quoter.offered[1][1]} == {time(15, 0), time(17, 0)}  # the earlier cut-off wins
+
+
+def test_a_loaded_rate_book_prices_every_service_zone_and_weight_as_the_database_does(world, rates):
+    services = _db.session.query(CarrierService).all()
+    book = carriers.RateBook([s.id for s in services])
+    for service in services:
+        for zone in ("Z1", "Z2", "Z3", "EU", "", "z1"):
+            for weight in VARIED_WEIGHTS + ["0", "-1", "0.0004"]:
+                expected = _rate_in_sql(service.id, zone, Decimal(weight))
+                assert carriers.rate_for(service.id, zone, Decimal(weight)) == expected
+                assert book.price(service.id, zone, Decimal(weight)) == expected
+
+
+def test_a_quoter_asks_a_gateway_that_is_not_ours_for_every_parcel(world, rates, monkeypatch):
+    asked = []
+
+    class Remote:
+        def __init__(self, carrier):
+            self.carrier = carrier
+
+        def quote(self, service, zone, weight_kg):
+            asked.append((service.code, zone, weight_kg))
+            return Decimal("9.99")
+
+    monkeypatch.setitem(carriers.GATEWAYS, "table", Remote)
+    quoter = carriers.Quoter(world.warehouses["EAST"])
+    assert [q.price for q in quoter.quotes("Z1", Decimal("1"), date(2026, 3, 2))] == [Decimal("9.99")] * 2
+    assert [q.price for q in quoter.quotes("Z9", Decimal("2"), date(2026, 3, 2))] == [Decimal("9.99")] * 2
+    assert len(asked) == 4

@@ -116,3 +116,82 @@ def test_planning_late_in_the_day_leaves_past_waves_empty(floor):
     plan = waves.plan_waves(world.warehouses["EAST"].id, day=date(2026, 3, 2), now=afternoon, time_limit_s=1)
     started = [w for w in plan.waves if w.members]
     assert started and all(w.starts_at >= afternoon for w in started)
+
+
+def _cutoff_alone(shipment, day):
+    """A shipment's cut-off quoted on its own, as the shipment screen and label buying quote it."""
+    from decimal import Decimal
+
+    from app.domain.errors import NotFound
+    from app.services import carriers
+    order = shipment.order
+    zone = carriers.zone_for(shipment.warehouse_id, order.ship_country, order.ship_postcode)
+    try:
+        quote = carriers.cheapest_service(shipment.warehouse_id, zone, max(waves.shipment_weight(shipment),
+                                                                           Decimal("0.1")),
+                                          order.promised_ship_date, day)
+    except NotFound:
+        return None
+    return quote.cutoff, quote.label
+
+
+def _varied_floor(world, count: int):
+    from decimal import Decimal
+
+    from tests.factories import make_sku
+    make_rate_tables(world)
+    world.warehouses["EAST"].carrier_cutoffs = "Royal Mail 15:30, DPD 16:45"
+    for code, kg in (("FEATHER", "0.050"), ("BRICK", "4.500"), ("ANVIL", "19.000"), ("PIANO", "40.000")):
+        world.skus[code] = make_sku(code)
+        world.skus[code].weight_kg = Decimal(kg)
+    _db.session.commit()
+    for bin_code, sku in (("E2-2", "TEE-M"), ("E1-1", "MUG"), ("E0-2", "CAP"), ("E0-1", "FEATHER"), ("E1-2", "BRICK"),
+                          ("E2-1", "ANVIL"), ("E2-1", "PIANO")):
+        put_stock(world, bin_code, sku, 200)
+    postcodes = ["LS1 4AP", "EH1 1YZ", "BT9 5AB", "M17 1WA", "ML1 2AB", "CF10 1EP"]
+    baskets = [[("FEATHER", 1)], [("MUG", 3), ("CAP", 1)], [("BRICK", 1)], [("ANVIL", 1)], [("PIANO", 1)],
+               [("TEE-M", 2), ("BRICK", 1)], [("ANVIL", 1), ("BRICK", 1)]]
+    for n in range(count):
+        place_order(f"V{n}", baskets[n % len(baskets)], postcode=postcodes[n % len(postcodes)])
+
+
+def test_shipments_quoted_together_get_the_cutoffs_each_gets_alone(world):
+    _varied_floor(world, 21)
+    east = world.warehouses["EAST"]
+    shipments = waves.allocated_shipments(east.id)
+    assert len(shipments) == 21
+    for day in (date(2026, 3, 2), date(2026, 3, 6)):
+        together = waves.shipment_cutoffs(east, shipments, day)
+        assert [f.shipment for f in together] == shipments
+        for found in together:
+            alone = _cutoff_alone(found.shipment, day)
+            latest = waves.carriers.parse_cutoffs(east.carrier_cutoffs)["dpd"]
+            assert (found.cutoff, found.carrier) == (alone or (latest, "no priced service"))
+    carriers_used = {f.carrier for f in waves.shipment_cutoffs(east, shipments, date(2026, 3, 2))}
+    assert {"Royal Mail Tracked 48", "DPD Next day", "no priced service"} <= carriers_used
+
+
+def test_building_an_instance_runs_the_same_statements_for_7_or_28_shipments(world):
+    from sqlalchemy import event
+    _varied_floor(world, 7)
+    east = world.warehouses["EAST"]
+
+    def statements() -> int:
+        sent = []
+        count = lambda *_args, **_kw: sent.append(1)  # noqa: E731
+        _db.session.expire_all()
+        event.listen(_db.engine, "before_cursor_execute", count)
+        try:
+            instance, _ = waves.build_instance(east, date(2026, 3, 2), "max_on_time", pickers=None, max_pickers=None,
+                                               now=MORNING)
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", count)
+        return len(instance["orders"]), len(sent)
+
+    few = statements()
+    for n in range(7, 28):
+        place_order(f"M{n}", [("MUG", 1), ("BRICK", 1)] if n % 2 else [("FEATHER", 2)],
+                    postcode=["LS1 4AP", "BT9 5AB", "EH1 1YZ"][n % 3])
+    many = statements()
+    assert few[0] == 7 and many[0] == 28
+    assert many[1] == few[1]
