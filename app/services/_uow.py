@@ -31,3 +31,13 @@ def kept_after_commit():
         yield
     finally:
         session.expire_on_commit = previous
+
+
+# PostgreSQL cancels one of two transactions that wait on each other (deadlock) or that could not be serialised;
+# the cancelled one did nothing and may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def cancelled_by_the_database(exc: BaseException) -> bool:
+    """Whether the database cancelled this transaction to break a deadlock or a serialisation conflict."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import logging
 import re
@@ -19,7 +20,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.channels import shopify, signatures, woocommerce
 from app.channels.api_order import parse_api_order
@@ -31,7 +32,7 @@ from app.extensions import db
 from app.models import Channel, Sku
 from app.models.orders import InboundDelivery, Order
 from app.models.types import utcnow
-from app.services._uow import kept_after_commit, service
+from app.services._uow import cancelled_by_the_database, kept_after_commit, service
 from app.services.events import record_event
 from app.services.orders import (Captured, channel_by_code, order_by_external_id, record_capture,
                                  record_channel_cancellation)
@@ -46,6 +47,7 @@ STATUS_BY_OUTCOME = {"created": "processed", "updated": "processed", "cancelled"
 KEPT_HEADERS = re.compile(r"^(x-shopify-|x-wc-|content-type$|user-agent$)", re.IGNORECASE)
 MAX_DELIVERY_KEY = 100
 MAX_ERROR = 1000
+CAPTURE_ATTEMPTS = 3
 
 
 class CsvRejected(ValidationError):
@@ -338,12 +340,7 @@ def capture_api_order(body: bytes | str, *, user_id: int | None) -> Captured:
         payload = _json(delivery.body)
         channel = _api_channel(payload)
         _, draft = parse_api_order(payload, channel.currency)
-        with kept_after_commit():
-            captured = record_capture(channel, draft, source="api", user_id=user_id)
-            delivery.channel_id = channel.id
-            _settle(delivery, STATUS_BY_OUTCOME[captured.outcome], captured.order, "", user_id)
-            db.session.commit()
-        return captured
+        return _capture_stored(delivery, channel, draft, user_id)
     except IntegrityError:
         return _concurrent_duplicate(delivery.id, payload)
     except MappingError as exc:
@@ -352,6 +349,24 @@ def capture_api_order(body: bytes | str, *, user_id: int | None) -> Captured:
     except DomainError as exc:
         _mark(delivery.id, "rejected", exc.field or "", exc.message)
         raise
+
+
+def _capture_stored(delivery: InboundDelivery, channel: Channel, draft, user_id: int | None) -> Captured:
+    """Capture a stored API order; run again when the database cancelled it to break a deadlock with another
+    capture (orders reserving the same SKUs at once), so the caller never sees that."""
+    for attempt in itertools.count(1):
+        try:
+            with kept_after_commit():
+                captured = record_capture(channel, draft, source="api", user_id=user_id)
+                delivery.channel_id = channel.id
+                _settle(delivery, STATUS_BY_OUTCOME[captured.outcome], captured.order, "", user_id)
+                db.session.commit()
+            return captured
+        except OperationalError as exc:
+            if attempt == CAPTURE_ATTEMPTS or not cancelled_by_the_database(exc):
+                raise
+            log.warning("order capture cancelled by the database (%s); trying again", exc.orig.sqlstate)
+            db.session.rollback()
 
 
 def _api_channel(payload: object) -> Channel:

@@ -283,7 +283,9 @@ def available_in(sku_id: int, warehouse_id: int) -> int:
 
 
 def _reserve_from(order: Order, warehouse_id: int, user_id: int | None) -> None:
-    for line in order.lines:
+    # SKU by SKU in one order for every capture, so two orders taking the same SKUs lock their balances in the
+    # same order and cannot deadlock on each other.
+    for line in sorted(order.lines, key=lambda line: line.sku_id):
         if line.qty_waiting > 0:  # filled from an earlier warehouse: no need to read this one's stock
             reserve_line(order, line, warehouse_id, line.qty_waiting, user_id=user_id)
 

@@ -44,3 +44,47 @@ def test_fifty_concurrent_orders_for_ten_units_allocate_exactly_ten(app, world):
     assert db.session.scalar(select(func.sum(StockBalance.qty)).where(StockBalance.status == Status.AVAILABLE.value)) == 0
     assert db.session.scalar(select(func.count(Order.id))) == WORKERS
     assert ledger_problems() == []
+
+
+def test_an_api_order_cancelled_by_a_deadlock_is_captured_on_the_next_attempt(app, world, caplog):
+    """Another transaction takes the order's SKUs in the opposite order: PostgreSQL cancels the capture to break
+    the deadlock, and the capture runs again instead of failing."""
+    import json
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.services.intake import capture_api_order
+    first, second = sorted((world.skus["TEE-M"].id, world.skus["MUG"].id))
+    for sku_id in (first, second):
+        inventory.receive_stock(sku_id, world.bins["E0-1"].id, 5, cause=Cause("po", "PO-1"))
+    lock = text("UPDATE stock_balances SET qty = qty WHERE sku_id = :sku AND status = 'available'")
+    holding, done = threading.Event(), threading.Event()
+    engine = db.engine
+
+    def other_transaction():
+        with engine.connect() as connection:
+            connection.execute(lock, {"sku": second})
+            holding.set()
+            waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")  # live, unlike pg_stat_activity
+            deadline = time.monotonic() + 20
+            while not connection.execute(waiting).scalar() and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the capture has taken `first` and waits for `second`
+            connection.execute(lock, {"sku": first})  # waits for the capture: a deadlock
+            connection.commit()
+        done.set()
+
+    body = {"channel": "WEB", "external_id": "DEADLOCK-1", "customer_email": "ann@example.com",
+            "ship_to": {"name": "Ann", "address1": "1 High St", "city": "York", "postcode": "YO1 7HH", "country": "GB"},
+            "lines": [{"sku": "TEE-M", "qty": 1, "unit_price": "18.00"}, {"sku": "MUG", "qty": 1, "unit_price": "9.00"}]}
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding.wait(10)
+    captured = capture_api_order(json.dumps(body), user_id=None)
+    thread.join(30)
+    assert done.is_set()
+    assert captured.created and captured.order.status == "allocated"
+    assert "cancelled by the database (40P01)" in caplog.text
+    assert ledger_problems() == []
