@@ -45,9 +45,8 @@ def test_the_stock_summary_follows_every_move_and_cost_change(world):
     assert east(queries.stock_summary_by_warehouse())["value"]["available"] == before + Decimal("10")
 
 
+@pytest.mark.postgres  # trigram indexes exist on PostgreSQL only
 def test_postgresql_searches_names_and_emails_through_trigram_indexes(app, db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("trigram indexes exist on PostgreSQL only")
     names = set(db.session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'orders'")))
     assert {"ix_orders_customer_name_trgm", "ix_orders_customer_email_trgm", "ix_orders_open_promise"} <= names
     db.session.execute(text("SET LOCAL enable_seqscan = off"))
