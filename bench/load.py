@@ -211,6 +211,27 @@ def row(args, result: Result, tps: float | None) -> str:
             f"| {result.machine_load[0]:.1f} / {result.machine_load[1]:.1f} |")
 
 
+TARGET_RATE, TARGET_P95_MS = 200, 100
+
+
+def sustained(result: Result) -> bool:
+    """Every order offered was captured (201), at the offered rate, with a p95 under the target."""
+    load = result.load
+    ok = load.statuses.get(201, 0)
+    p95 = _server.percentile([x * 1000 for x in load.latencies], 95)
+    return ok == load.total and ok / result.elapsed >= 0.98 * result.rate and p95 < TARGET_P95_MS
+
+
+def verdict(results: list[Result]) -> str:
+    """The highest offered rate this run sustained, against the target."""
+    best = max((r.rate for r in results if sustained(r)), default=None)
+    if best is None:
+        return f"No offered rate was sustained with every order captured and a p95 under {TARGET_P95_MS} ms."
+    met = "met" if best >= TARGET_RATE else "not reached on this machine"
+    return (f"Highest offered rate sustained (every order captured, p95 under {TARGET_P95_MS} ms): **{best:g} orders/s**. "
+            f"Target {TARGET_RATE} orders/s: {met}.")
+
+
 def report(args, results: list[Result], tps: float) -> None:
     kind = f"{args.workers} workers x {args.threads} threads" if args.threads > 1 else f"{args.workers} sync workers"
     rates = " ".join(f"{r:g}" for r in args.rate)
@@ -224,6 +245,7 @@ def report(args, results: list[Result], tps: float) -> None:
             "| load average before / after |\n"
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
             + "\n".join(row(args, r, tps) for r in results) + "\n\n"
+            + verdict(results) + "\n\n"
             "Latency is measured from the moment each order was due (open loop), so queueing counts; an order "
             f"still unsent {GIVE_UP_LATE:g} s after it was due is counted under 'not sent' instead (the server "
             "could not keep up), so an overloaded run still ends. Other answers include timeouts. "
