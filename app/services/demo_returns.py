@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 
@@ -20,9 +21,9 @@ from app.domain.returns import Disposition, Grade, ReturnReason, RmaStatus
 from app.extensions import db
 from app.models import Location, Sku, StockMove, User
 from app.models.orders import Order, Shipment, ShipmentBin, ShipmentLine
-from app.models.returns import Refund, Rma
+from app.models.returns import Refund, Rma, VendorClaim
 from app.models.types import utcnow
-from app.services import ledger, orders, returns, shipping
+from app.services import ledger, orders, returns, shipping, vendor_claims
 from app.services.demo import demo_seeder
 from app.services.returns import UnitDecision
 
@@ -57,7 +58,40 @@ def seed_returns(rng: random.Random, *, orders: int) -> str:
         if status:
             made[status] = made.get(status, 0) + 1
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(made.items()))
-    return f"{len(shipped)} older orders shipped; {sum(made.values())} RMAs ({summary})"
+    claims = _follow_up_claims(rng, users)
+    return f"{len(shipped)} older orders shipped; {sum(made.values())} RMAs ({summary}); {claims}"
+
+
+# --- vendor claims -----------------------------------------------------------------------------------------------
+
+def _follow_up_claims(rng: random.Random, users: dict[str, int]) -> str:
+    """The older half of each supplier's claims sent back under a supplier reference, and most of those settled:
+    in full, one refused and one part-credited, so the claims screen shows every state."""
+    open_claims: dict[int, list[int]] = {}
+    for claim_id, supplier_id in db.session.execute(select(VendorClaim.id, VendorClaim.supplier_id)
+                                                    .where(VendorClaim.status == vendor_claims.OPEN)
+                                                    .order_by(VendorClaim.id)):
+        open_claims.setdefault(supplier_id, []).append(claim_id)
+    sent: list[int] = []
+    for supplier_id, ids in sorted(open_claims.items()):
+        older = ids[:(len(ids) + 1) // 2]
+        try:
+            vendor_claims.send_vendor_claims(older, reference=f"RA-{rng.randint(10000, 99999)}",
+                                             user_id=users.get("procurement"))
+        except DomainError:  # a unit is no longer at the dock: these stay open, as they would for a person
+            continue
+        sent += older
+    settled = sent[:max(0, len(sent) - 2)]  # the last two stay sent, waiting on the supplier
+    for n, claim_id in enumerate(settled):
+        claimed = vendor_claims.get_claim(claim_id).claimed
+        credited, note = claimed, ""
+        if n == 1:
+            credited, note = Decimal("0"), "Supplier refused: wear from use, not a manufacturing fault."
+        elif n == 2:
+            credited, note = (claimed / 2).quantize(Decimal("0.01")), "Supplier credited half: outer packaging missing."
+        vendor_claims.settle_vendor_claim(claim_id, credited=credited, note=note, user_id=users.get("finance"))
+    opened = sum(len(ids) for ids in open_claims.values())
+    return f"{opened} vendor claims ({len(sent)} sent, {len(settled)} settled)"
 
 
 # --- shipping the older orders -----------------------------------------------------------------------------------

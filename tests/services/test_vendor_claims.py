@@ -217,3 +217,20 @@ def test_a_settlement_entry_cannot_be_reversed_behind_the_claims_back(claims_wor
     with pytest.raises(Conflict):
         finance.reverse_entry(claim.entry_id, reason="typo")
     assert claim.status == "settled"
+
+
+def test_the_demo_takes_claims_through_every_state(claims_world):
+    import random
+
+    from app.services.demo_returns import _follow_up_claims
+    claims = open_claims("MUG", 10, "W-DEMO")
+    summary = _follow_up_claims(random.Random(7), {})
+    by_status = {}
+    for claim in claims:
+        _db.session.refresh(claim)
+        by_status.setdefault(claim.status, []).append(claim)
+    assert summary == "10 vendor claims (5 sent, 3 settled)"
+    assert {status: len(found) for status, found in by_status.items()} == {"open": 5, "sent": 2, "settled": 3}
+    credited = [(c.credited, c.claimed, bool(c.note)) for c in by_status["settled"]]
+    assert credited[0][0] == credited[0][1] and credited[1][0] == 0 and 0 < credited[2][0] < credited[2][1]
+    assert all(c.reference.startswith("RA-") for c in by_status["sent"] + by_status["settled"])
