@@ -111,6 +111,11 @@ def allocated_shipments(warehouse_id: int) -> list[Shipment]:
         .order_by(Order.promised_ship_date, Order.priority.desc(), Shipment.id)))
 
 
+def _has_allocated_shipments(warehouse_id: int) -> bool:
+    return db.session.scalar(select(Shipment.id).where(Shipment.warehouse_id == warehouse_id,
+                                                       Shipment.status == ShipmentStatus.ALLOCATED.value).limit(1)) is not None
+
+
 def cutoff_groups(warehouse_id: int, day: date) -> list[dict]:
     """Allocated shipments counted by the cut-off they must make: [{cutoff, carrier, shipments, lines, units}]."""
     groups: dict[tuple, dict] = {}
@@ -381,7 +386,7 @@ def plan_all_warehouses(mode: str = "max_on_time") -> list[str]:
     """Plan today's waves in every active warehouse that has shipments waiting; one summary line each."""
     lines = []
     for warehouse in db.session.scalars(select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.code)):
-        if not allocated_shipments(warehouse.id):
+        if not _has_allocated_shipments(warehouse.id):
             continue
         plan = plan_waves(warehouse.id, mode=mode)
         lines.append(f"{warehouse.code}: {plan.orders} shipments, {plan.late} late, {plan.unplanned} not planned")
