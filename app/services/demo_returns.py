@@ -81,7 +81,7 @@ def _follow_up_claims(rng: random.Random, users: dict[str, int]) -> str:
         except DomainError:  # a unit is no longer at the dock: these stay open, as they would for a person
             continue
         sent += older
-    settled = sent[:max(0, len(sent) - 2)]  # the last two stay sent, waiting on the supplier
+    settled = sent[:len(sent) - max(1, len(sent) // 4)]  # the newest stay sent, waiting on the supplier
     for n, claim_id in enumerate(settled):
         claimed = vendor_claims.get_claim(claim_id).claimed
         credited, note = claimed, ""
