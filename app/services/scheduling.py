@@ -301,6 +301,7 @@ class SchedulerLeader:
         self.stop_event = threading.Event()
         self._engine = None
         self._conn = None
+        self._conn_lock = threading.Lock()  # the step thread and the job threads share the lock connection
 
     def _postgresql(self) -> bool:
         with self.app.app_context():
@@ -328,16 +329,28 @@ class SchedulerLeader:
 
     def still_leading(self) -> bool:
         """The lock connection still answers (if it broke, the server has released the lock)."""
-        if self._conn is None:
-            return not self._postgresql()
-        try:
-            self._conn.execute(text("SELECT 1"))
-            self._conn.commit()
-            return True
-        except Exception:
-            log.exception("lost the scheduler lock connection")
-            self._drop_connection()
-            return False
+        with self._conn_lock:
+            if self._conn is None:
+                return not self._postgresql()
+            try:
+                self._conn.execute(text("SELECT 1"))
+                self._conn.commit()
+                return True
+            except Exception:
+                log.exception("lost the scheduler lock connection")
+                self._drop_connection()
+                return False
+
+    def _while_leading(self, job: Callable[[Flask], int | None]) -> Callable[[Flask], int | None]:
+        """The job, run only after the lock connection answered: a leader whose lock was lost since its last
+        look skips the run (the other scheduler may already lead) instead of running it a second time."""
+        def run(app: Flask) -> int | None:
+            if not self.still_leading():
+                log.error("skipped a run of %s: this scheduler no longer holds the lock", job.__name__)
+                return None
+            return job(app)
+        run.__name__ = job.__name__
+        return run
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -360,7 +373,7 @@ class SchedulerLeader:
             first_runs = {job_id: first_run_time(job_id, trigger, now) for job_id, _fn, trigger in jobs}
             db.session.rollback()
         for job_id, fn, trigger in jobs:
-            self.scheduler.add_job(recorded(job_id, fn), id=job_id, args=[self.app], replace_existing=True,
+            self.scheduler.add_job(self._while_leading(recorded(job_id, fn)), id=job_id, args=[self.app], replace_existing=True,
                                    coalesce=True, max_instances=1, misfire_grace_time=60,
                                    next_run_time=first_runs[job_id], **trigger)
         if not self.scheduler.running:

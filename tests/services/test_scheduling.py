@@ -283,3 +283,25 @@ def test_a_leader_schedules_its_jobs_where_the_recorded_runs_left_off(app, db):
         assert abs((next_run - (last + timedelta(seconds=60))).total_seconds()) < 0.01
     finally:
         leader.shutdown()
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_lock_connection_was_cut_runs_no_further_job_before_its_next_look(app, db, caplog):
+    ticks: list[float] = []
+    leader = scheduling.SchedulerLeader(app, [("tick", lambda app: ticks.append(time.monotonic()),
+                                              {"trigger": "interval", "seconds": 0.2})], retry_seconds=60)
+    thread = threading.Thread(target=leader.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait(lambda: len(ticks) >= 2)
+        cut = database.session.scalar(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'keel-scheduler%'"))
+        database.session.commit()
+        assert cut == 1
+        cut_at = time.monotonic()
+        time.sleep(1.5)  # about seven due times; the leader's own next look is a minute away
+        assert [t for t in ticks if t > cut_at + 0.3] == []
+        assert "no longer holds the lock" in caplog.text
+    finally:
+        leader.stop_event.set()
+        thread.join(10)
