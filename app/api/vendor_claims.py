@@ -99,10 +99,10 @@ def settle_vendor_claim(number: str):
     claim_id = _claim_id(number)
     body = json_body()
     credited = body.get("credited")
-    if not isinstance(credited, str):
+    if not isinstance(credited, str) or len(credited) > 30:
         raise ValidationError('credited is a decimal string, such as "12.50" ("0" if the supplier refused).',
                               field="credited")
-    claim = vendor_claims.settle_vendor_claim(claim_id, credited=credited[:30], note=_text(body, "note"),
+    claim = vendor_claims.settle_vendor_claim(claim_id, credited=credited, note=_text(body, "note"),
                                               user_id=g.api_user.id)
     return vendor_claim_queries.claim_json(claim)
 

@@ -225,6 +225,7 @@ def test_settling_an_unknown_claim_is_a_404(client, tokens, number):
     ({"credited": "-1.00"}, "credited"),
     ({"credited": "1.005", "note": "n"}, "credited"),
     ({"credited": "999999.00"}, "credited"),
+    ({"credited": "0" * 29 + "1.50", "note": "n"}, "credited"),
     ({"credited": "1.00", "note": 5}, "note"),
     ({"credited": "1.00", "note": ["why"]}, "note"),
 ])
