@@ -4,10 +4,8 @@ from __future__ import annotations
 from app.domain.inventory import Cause
 from app.services import inventory
 from app.services.people import create_token, revoke_token
+from tests.api import bearer
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_the_create_token_command_prints_a_token_the_api_accepts(app, client, make_user, world):

@@ -6,12 +6,13 @@ import pytest
 from app.extensions import db as database
 from app.services.events import record_event
 from app.services.people import create_token
+from tests.api import bearer
 
 
 @pytest.fixture()
 def headers(make_user):
     make_user("retail", "priya")
-    return {"Authorization": f"Bearer {create_token('priya', scopes='read')}"}
+    return bearer(create_token("priya", scopes="read"))
 
 
 def emit(*types: str) -> list[int]:
@@ -63,4 +64,4 @@ def test_the_feed_needs_a_token_and_a_role_that_may_read_it(client, make_user, d
     assert client.get("/api/v1/events").status_code == 401
     make_user("warehouse", "tom")
     token = create_token("tom")
-    assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert client.get("/api/v1/events", headers=bearer(token)).status_code == 403

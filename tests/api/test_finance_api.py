@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from app.services.people import create_token
+from tests.api import bearer
 from tests.services.test_finance_flows import place_order, receive, ship
 
 
@@ -24,7 +25,7 @@ def auth(make_user):
     def headers(role: str = "finance"):
         if role not in tokens:
             tokens[role] = create_token(make_user(role, f"{role}-api").username)
-        return {"Authorization": f"Bearer {tokens[role]}"}
+        return bearer(tokens[role])
     return headers
 
 

@@ -12,10 +12,8 @@ from app.models.orders import InboundDelivery, Order
 from app.services import inventory
 from app.services.integrity import ledger_problems
 from app.services.people import create_token
+from tests.api import bearer
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture()

@@ -10,13 +10,14 @@ from app.domain.inventory import Status
 from app.services.ledger import balance
 from app.services.people import create_token
 from app.services.purchasing import dock_location, local_today
+from tests.api import bearer
 from tests.services.test_purchasing import make_supplier, offer
 
 
 @pytest.fixture()
 def buyer(make_user):
     make_user("procurement", "luis")
-    return {"Authorization": f"Bearer {create_token('luis')}"}
+    return bearer(create_token("luis"))
 
 
 @pytest.fixture()
@@ -132,7 +133,7 @@ def test_a_warehouse_user_may_receive_but_not_draft(client, make_user, buyer, ac
     po = draft(client, buyer, lines=[{"sku": "MUG", "qty": 24}]).json
     client.post(f"/api/v1/purchase-orders/{po['id']}/send", headers=buyer)
     make_user("warehouse", "tom")
-    floor = {"Authorization": f"Bearer {create_token('tom')}"}
+    floor = bearer(create_token("tom"))
     assert draft(client, floor).status_code == 403
     response = client.post(f"/api/v1/purchase-orders/{po['id']}/receive", json={"lines": [{"sku": "MUG", "qty": 6}]},
                            headers=floor)

@@ -7,11 +7,9 @@ import pytest
 from app.api.returns import OPEN_SCHEMA
 from app.services.integrity import ledger_problems
 from app.services.people import create_token
+from tests.api import bearer
 from tests.services.test_returns import shipped_order, stocked  # noqa: F401  (fixture)
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture()

@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from app.domain.inventory import Cause
 from app.services import inventory
 from app.services.people import create_token
+from tests.api import bearer
 
 MAX_EXAMPLES = 10
 
@@ -57,5 +58,5 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _document_app())
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_never_fails_on_its_side_and_answers_as_documented(case, app, admin_token):
-    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {admin_token}"},
+    case.call_and_validate(app=app, headers=bearer(admin_token),
                            checks=[not_a_server_error, response_schema_conformance])

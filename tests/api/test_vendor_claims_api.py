@@ -14,11 +14,9 @@ from app.models.finance import JournalEntry
 from app.models.returns import VendorClaim
 from app.services import vendor_claims
 from app.services.people import create_token
+from tests.api import bearer
 from tests.services.test_vendor_claims import claims_world, open_claims  # noqa: F401  (fixture)
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture()
